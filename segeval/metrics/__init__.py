@@ -1,0 +1,1 @@
+"""Pure metric functions: arrays in, arrays out; no files, pandas or printing."""

@@ -1,0 +1,303 @@
+"""The K x K confusion matrix of two label volumes, in one pass over the voxels.
+
+Every overlap metric of every class (and of every region, a union of classes)
+is a reduction of this one matrix, so its cost does not grow with the number
+of classes. See :func:`joint_counts` for how it is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from segeval.errors import InputError
+from segeval.metrics import _kernels
+
+# Largest value range handled with a direct lookup table (4 Mi entries, 16 MiB).
+_MAX_LUT = 1 << 22
+# Largest per-thread joint histogram (entries), ~32 MiB per slice of int64.
+_MAX_HIST = 1 << 22
+
+
+@dataclass(frozen=True)
+class JointCounts:
+    """Voxel counts of every (gt value, pred value) pair present.
+
+    Attributes
+    ----------
+    values : ndarray of int64, shape (K,)
+        Sorted label values present in either volume (after removing ignored voxels).
+    counts : ndarray of int64, shape (K, K)
+        ``counts[i, j]`` = number of voxels with ``gt == values[i]`` and
+        ``pred == values[j]``.
+    """
+
+    values: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def total(self) -> int:
+        """Number of voxels counted."""
+        return int(self.counts.sum())
+
+    def select(self, labels: Sequence[int]) -> np.ndarray:
+        """The sub-matrix for ``labels`` (in that order); absent labels give zero rows/columns."""
+        labels_arr = np.asarray(list(labels), dtype=np.int64)
+        out = np.zeros((labels_arr.size, labels_arr.size), dtype=np.int64)
+        if self.values.size == 0:
+            return out
+        pos = np.clip(np.searchsorted(self.values, labels_arr), 0, self.values.size - 1)
+        found = self.values[pos] == labels_arr
+        idx = np.flatnonzero(found)
+        if idx.size:
+            out[np.ix_(idx, idx)] = self.counts[np.ix_(pos[idx], pos[idx])]
+        return out
+
+    def class_counts(self, classes: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+        """TP, FP, FN, TN per class, where a class is the union of its member labels.
+
+        Parameters
+        ----------
+        classes : sequence of sequences of int
+            Member label values of each class; a plain label is a 1-tuple, a region
+            (BraTS-style union) lists several.
+
+        Returns
+        -------
+        dict of str to ndarray of int64, shape (C,)
+            ``tp``, ``fp``, ``fn``, ``tn``, ``n_pred`` (= tp + fp) and ``n_gt`` (= tp + fn).
+        """
+        member = np.zeros((len(classes), self.values.size), dtype=np.int64)
+        for c, members in enumerate(classes):
+            member[c] = np.isin(self.values, np.asarray(list(members), dtype=np.int64))
+        rows = self.counts.sum(axis=1)
+        cols = self.counts.sum(axis=0)
+        tp = np.einsum("ci,ij,cj->c", member, self.counts, member)
+        n_gt = member @ rows
+        n_pred = member @ cols
+        fp = n_pred - tp
+        fn = n_gt - tp
+        tn = self.total - tp - fp - fn
+        return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "n_pred": n_pred, "n_gt": n_gt}
+
+
+def check_label_array(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a NumPy label array, or raise :class:`InputError` saying why it is not one.
+
+    Integer and boolean arrays are label maps; floats must hold whole numbers
+    (checked where they are counted). Complex, object, string, 0-d and 1-d
+    inputs are refused.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise InputError(
+            f"{name}: a label volume must hold integers (or whole-number floats), got dtype {arr.dtype}"
+        )
+    if arr.ndim < 2:
+        raise InputError(
+            f"{name}: a label volume must be 2-D or 3-D (got a {arr.ndim}-D array of shape {arr.shape})"
+        )
+    return arr
+
+
+def _flat_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten both arrays in their shared memory order, without copying when possible.
+
+    nibabel gives Fortran-ordered arrays and SimpleITK-derived ones are transposed
+    views; ``reshape(-1)`` on those would silently copy the whole volume.
+    """
+    if pred.shape != gt.shape:
+        raise InputError(f"pred and gt shapes differ: pred {pred.shape} vs gt {gt.shape}")
+    if pred.flags.c_contiguous and gt.flags.c_contiguous:
+        return pred.reshape(-1), gt.reshape(-1)
+    if pred.flags.f_contiguous and gt.flags.f_contiguous:
+        return pred.reshape(-1, order="F"), gt.reshape(-1, order="F")
+    # Mixed layouts: copy one side into the other's order (one volume, once).
+    order = "F" if gt.flags.f_contiguous else "C"
+    return (
+        np.asarray(pred, order=order).reshape(-1, order=order),
+        np.asarray(gt, order=order).reshape(-1, order=order),
+    )
+
+
+@dataclass
+class _Codes:
+    """How one flat array maps to histogram codes: ``lut[value - off]``."""
+
+    data: np.ndarray
+    lut: np.ndarray
+    off: int
+    values: np.ndarray  # label value of each code
+    zero_code: int  # code of value 0, or -1 if 0 cannot occur
+
+
+def _codes(flat: np.ndarray, name: str) -> _Codes | None:
+    """Build the code mapping of a flat array; None when its value range is too wide."""
+    dtype = flat.dtype
+    if dtype.kind == "b":
+        flat = flat.view(np.uint8)
+        dtype = flat.dtype
+    if dtype.kind in "iu" and dtype.itemsize == 1:
+        # No presence pass for 8-bit: all 256 codes fit a small histogram.
+        data = flat.view(np.uint8)
+        values = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
+        return _Codes(data, np.arange(256, dtype=np.int64), 0, values, 0)
+    if dtype.kind in "iu" and dtype.itemsize == 2:
+        data = flat.view(np.uint16)
+        present = np.flatnonzero(_kernels.presence(data, 0, 1 << 16))
+        lut = np.full(1 << 16, -1, dtype=np.int64)
+        lut[present] = np.arange(present.size)
+        values = present.astype(np.uint16).view(dtype).astype(np.int64)
+        return _Codes(data, lut, 0, values, int(lut[0]))
+    if flat.size == 0:
+        return _Codes(flat, np.zeros(1, dtype=np.int64), 0, np.zeros(0, dtype=np.int64), -1)
+    lo, hi, ok = _kernels.minmax(flat)
+    if not ok:
+        raise InputError(
+            f"{name}: label values must be whole numbers; found NaN, inf or a fractional value "
+            "(for probabilities use the soft API with axis=, or threshold first)"
+        )
+    if hi - lo + 1 > _MAX_LUT:
+        return None
+    off = int(lo)
+    size = int(hi) - off + 1
+    present = np.flatnonzero(_kernels.presence(flat, off, size))
+    lut = np.full(size, -1, dtype=np.int64)
+    lut[present] = np.arange(present.size)
+    zero = int(lut[-off]) if lo <= 0 <= hi else -1
+    return _Codes(flat, lut, off, present.astype(np.int64) + off, zero)
+
+
+def _joint_sparse(gt: np.ndarray, pred: np.ndarray, name_gt: str, name_pred: str) -> JointCounts:
+    """Fallback for label values spread over a huge range: sorted unique values, chunked."""
+    chunk = 1 << 20
+    for arr, name in ((gt, name_gt), (pred, name_pred)):
+        if arr.dtype.kind == "f":
+            for lo in range(0, arr.size, chunk):
+                c = arr[lo : lo + chunk]
+                if not (np.all(np.isfinite(c)) and np.all(c == np.floor(c))):
+                    raise InputError(f"{name}: label values must be whole numbers; found NaN, inf or a fraction")
+    values = np.zeros(0, dtype=np.int64)
+    for arr in (gt, pred):
+        for lo in range(0, arr.size, chunk):
+            values = np.union1d(values, np.unique(arr[lo : lo + chunk]).astype(np.int64))
+    k = values.size
+    if k * k > _MAX_HIST * 4:
+        raise InputError(
+            f"{name_gt}/{name_pred}: {k} distinct label values; too many to score as classes "
+            "(is this an intensity image rather than a label map?)"
+        )
+    flat = np.zeros(k * k, dtype=np.int64)
+    for lo in range(0, gt.size, chunk):
+        ig = np.searchsorted(values, gt[lo : lo + chunk].astype(np.int64))
+        ip = np.searchsorted(values, pred[lo : lo + chunk].astype(np.int64))
+        flat += np.bincount(ig * k + ip, minlength=k * k)
+    return JointCounts(values, flat.reshape(k, k))
+
+
+def joint_counts(
+    pred: Any, gt: Any, *, ignore_label: int | None = None, names: tuple[str, str] = ("pred", "gt")
+) -> JointCounts:
+    """Count every (gt value, pred value) pair in one pass over both volumes.
+
+    Parameters
+    ----------
+    pred, gt : array_like of int, bool or whole-number float, same shape
+        Label volumes; dtypes may differ. Any memory order (no copy is made when
+        both share one).
+    ignore_label : int, optional
+        Voxels where ``gt == ignore_label`` are left out of every count.
+    names : (str, str)
+        How to name pred and gt in error messages (e.g. their file paths).
+
+    Returns
+    -------
+    JointCounts
+        Values present and their joint counts.
+
+    Notes
+    -----
+    Each array is mapped to compact codes (8-bit values directly; 16-bit and
+    wider through a lookup table built from one presence pass), then a single
+    joint histogram over the codes is accumulated in per-thread slices. Extra
+    memory is a few lookup tables and histograms, independent of the volume size.
+    """
+    p = check_label_array(pred, names[0])
+    g = check_label_array(gt, names[1])
+    fp_, fg_ = _flat_pair(p, g)
+    cg = _codes(fg_, names[1])
+    cp = _codes(fp_, names[0])
+    if cg is None or cp is None or cg.values.size * cp.values.size > _MAX_HIST:
+        joint = _joint_sparse(fg_, fp_, names[1], names[0])
+    else:
+        hist = _kernels.joint_hist(
+            cg.data, cp.data, cg.lut, cg.off, cp.lut, cp.off,
+            cg.values.size, cp.values.size, cg.zero_code, cp.zero_code,
+        )
+        rows = np.flatnonzero(hist.sum(axis=1))
+        cols = np.flatnonzero(hist.sum(axis=0))
+        values = np.union1d(cg.values[rows], cp.values[cols])
+        counts = np.zeros((values.size, values.size), dtype=np.int64)
+        ri = np.searchsorted(values, cg.values[rows])
+        ci = np.searchsorted(values, cp.values[cols])
+        counts[np.ix_(ri, ci)] = hist[np.ix_(rows, cols)]
+        joint = JointCounts(values, counts)
+    if ignore_label is not None:
+        joint = _drop_ignored(joint, int(ignore_label))
+    return joint
+
+
+def _drop_ignored(joint: JointCounts, ignore_label: int) -> JointCounts:
+    """Remove the gt row of the ignore label, and values no longer present."""
+    counts = joint.counts.copy()
+    hit = np.flatnonzero(joint.values == ignore_label)
+    if hit.size:
+        counts[hit[0], :] = 0
+    keep = (counts.sum(axis=0) > 0) | (counts.sum(axis=1) > 0)
+    return JointCounts(joint.values[keep], counts[np.ix_(keep, keep)])
+
+
+def confusion_matrix(
+    pred: Any,
+    gt: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    ignore_label: int | None = None,
+) -> np.ndarray:
+    """K x K voxel counts of every (gt class, pred class) pair, in one pass.
+
+    Parameters
+    ----------
+    pred, gt : array_like of int, bool or whole-number float, same shape
+        Predicted and ground-truth label volumes (dtypes may differ).
+    labels : sequence of int, optional
+        Classes indexing the rows and columns, in this order; default: every value
+        present in either volume (background included), sorted. Voxels whose
+        values are not listed are not counted.
+    ignore_label : int, optional
+        Voxels where ``gt == ignore_label`` are excluded.
+
+    Returns
+    -------
+    ndarray of int64, shape (K, K)
+        ``cm[i, j]`` = voxels with ``gt == labels[i]`` and ``pred == labels[j]``;
+        rows are ground truth, columns prediction (as scikit-learn).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[0, 1], [1, 2]])
+    >>> pred = np.array([[0, 1], [2, 2]])
+    >>> confusion_matrix(pred, gt)
+    array([[1, 0, 0],
+           [0, 1, 1],
+           [0, 0, 1]])
+    """
+    joint = joint_counts(pred, gt, ignore_label=ignore_label)
+    if labels is None:
+        return joint.counts
+    return joint.select([int(v) for v in labels])

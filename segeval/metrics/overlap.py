@@ -1,0 +1,424 @@
+"""Overlap metrics (Dice, IoU, Tversky, ...) from voxel counts, vectorized over classes.
+
+Two entry points share one set of formulas:
+
+* :func:`overlap_from_counts` turns per-class TP/FP/FN/TN (from the confusion
+  matrix, or soft sums) into every overlap metric at once; the empty-mask and
+  zero-denominator rules of segeval live here and nowhere else.
+* :func:`dice`, :func:`iou`, :func:`tversky`, :func:`generalized_dice` take
+  arrays: label maps (integer or bool) are scored per label through the
+  confusion matrix; float arrays with ``axis=`` are soft inputs, reduced over
+  ``axis`` as training losses do.
+
+All formulas are written against the array API (``xp`` is taken from the
+inputs), so the same code runs on NumPy, CuPy or any array_api_compat namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import array_api_compat
+import numpy as np
+
+from segeval.errors import InputError, OptionError
+
+EmptyPolicy = Literal["nan", "one", "zero"]
+EMPTY_POLICIES: tuple[str, ...] = ("nan", "one", "zero")
+OVERLAP_METRICS: tuple[str, ...] = (
+    "dice",
+    "iou",
+    "tversky",
+    "precision",
+    "recall",
+    "specificity",
+    "volume_similarity",
+)
+
+
+def empty_value(empty: str) -> float:
+    """The score given by policy ``empty`` when a class is absent from both volumes.
+
+    ``"nan"`` gives NaN (excluded from means, counted), ``"one"`` the perfect
+    score and ``"zero"`` the worst.
+    """
+    if empty not in EMPTY_POLICIES:
+        raise OptionError(f"--empty: expected one of nan, one, zero; got {empty!r}")
+    return {"nan": float("nan"), "one": 1.0, "zero": 0.0}[empty]
+
+
+def _ratio(num: Any, den: Any, both_empty: Any, empty: str, xp: Any) -> Any:
+    """``num / den`` with segeval's rule for a zero denominator.
+
+    Zero denominator: the ``empty`` policy when both masks are empty, else 0.
+    """
+    safe = xp.where(den == 0, xp.ones_like(den), den)
+    value = num / safe
+    fill_empty = xp.full_like(value, empty_value(empty))
+    zero = xp.zeros_like(value)
+    return xp.where(den == 0, xp.where(both_empty, fill_empty, zero), value)
+
+
+def overlap_from_counts(
+    tp: Any,
+    fp: Any,
+    fn: Any,
+    tn: Any | None = None,
+    *,
+    alpha: float = 0.3,
+    beta: float = 0.7,
+    smooth: float = 0.0,
+    empty: str = "nan",
+    metrics: Sequence[str] = OVERLAP_METRICS,
+) -> dict[str, Any]:
+    """Every overlap metric from per-class counts, vectorized over classes.
+
+    Parameters
+    ----------
+    tp, fp, fn : array, shape (C,) or any shape
+        True positives, false positives and false negatives (voxel counts, or soft
+        sums for probabilistic inputs).
+    tn : array, optional
+        True negatives; needed only for ``specificity``.
+    alpha, beta : float
+        Tversky weights of FP and FN. alpha = beta = 0.5 gives Dice, 1 and 1 IoU.
+    smooth : float
+        Additive smoothing S in Dice, IoU and Tversky (as training losses use).
+    empty : {"nan", "one", "zero"}
+        Score when the class is absent from both volumes (TP = FP = FN = 0).
+    metrics : sequence of str
+        Which metrics to return.
+
+    Returns
+    -------
+    dict of str to float64 array
+        One entry per requested metric, same shape as ``tp``.
+
+    Notes
+    -----
+    ``dice = (2TP + S) / (2TP + FP + FN + S)``, ``iou = (TP + S) / (TP + FP + FN + S)``,
+    ``tversky = (TP + S) / (TP + alpha FP + beta FN + S)``, ``precision = TP / (TP + FP)``,
+    ``recall = TP / (TP + FN)``, ``specificity = TN / (TN + FP)``,
+    ``volume_similarity = 1 - |FP - FN| / (2TP + FP + FN)``.
+    A zero denominator gives the ``empty`` value when both masks are empty and 0
+    otherwise (so a false-positive class scores 0, never NaN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = overlap_from_counts(np.array([3]), np.array([1]), np.array([2]), metrics=["dice", "iou"])
+    >>> round(float(m["dice"][0]), 4), round(float(m["iou"][0]), 4)
+    (0.6667, 0.5)
+    """
+    xp = array_api_compat.array_namespace(tp, fp, fn)
+    if alpha < 0 or beta < 0:
+        raise OptionError(f"--alpha/--beta: Tversky weights must be >= 0, got alpha={alpha}, beta={beta}")
+    if smooth < 0:
+        raise OptionError(f"--smooth: must be >= 0, got {smooth}")
+    tp = xp.astype(tp, xp.float64)
+    fp = xp.astype(fp, xp.float64)
+    fn = xp.astype(fn, xp.float64)
+    both_empty = (tp + fp + fn) == 0
+    out: dict[str, Any] = {}
+    for name in metrics:
+        if name == "dice":
+            out[name] = _ratio(2 * tp + smooth, 2 * tp + fp + fn + smooth, both_empty, empty, xp)
+        elif name == "iou":
+            out[name] = _ratio(tp + smooth, tp + fp + fn + smooth, both_empty, empty, xp)
+        elif name == "tversky":
+            out[name] = _ratio(tp + smooth, tp + alpha * fp + beta * fn + smooth, both_empty, empty, xp)
+        elif name == "precision":
+            out[name] = _ratio(tp, tp + fp, both_empty, empty, xp)
+        elif name == "recall":
+            out[name] = _ratio(tp, tp + fn, both_empty, empty, xp)
+        elif name == "specificity":
+            if tn is None:
+                raise OptionError("specificity needs true-negative counts (tn)")
+            tn_f = xp.astype(tn, xp.float64)
+            out[name] = _ratio(tn_f, tn_f + fp, both_empty, empty, xp)
+        elif name == "volume_similarity":
+            # 2TP + FP + FN is zero exactly when both masks are empty.
+            den = 2 * tp + fp + fn
+            out[name] = _ratio(den - xp.abs(fp - fn), den, both_empty, empty, xp)
+        else:
+            raise OptionError(f"not an overlap metric: {name!r}")
+    return out
+
+
+# --------------------------------------------------------------------------- arrays in
+
+
+def _is_soft(pred: Any, gt: Any, axis: Any) -> bool:
+    """Soft mode when ``axis`` is given; float label maps without ``axis`` must be whole."""
+    return axis is not None
+
+
+def _soft_counts(
+    pred: Any, gt: Any, axis: int | Sequence[int], from_logits: bool
+) -> tuple[Any, Any, Any]:
+    """Soft TP = sum(p g), FP = sum(p (1 - g)), FN = sum((1 - p) g) over ``axis``."""
+    xp = array_api_compat.array_namespace(pred, gt)
+    if pred.shape != gt.shape:
+        raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
+    p = xp.astype(pred, xp.float64)
+    g = xp.astype(gt, xp.float64)
+    if from_logits:
+        p = 1.0 / (1.0 + xp.exp(-p))
+    if bool(xp.any(xp.isnan(p))) or bool(xp.any(xp.isnan(g))):
+        raise InputError("soft input holds NaN values")
+    ax = tuple(axis) if isinstance(axis, Sequence) else (axis,)
+    tp = xp.sum(p * g, axis=ax)
+    fp = xp.sum(p * (1.0 - g), axis=ax)
+    fn = xp.sum((1.0 - p) * g, axis=ax)
+    return tp, fp, fn
+
+
+def _label_counts(
+    pred: Any, gt: Any, labels: Sequence[int] | None, ignore_label: int | None
+) -> tuple[Any, Any, Any, Any]:
+    """Per-label TP/FP/FN/TN of label maps through the one-pass confusion matrix."""
+    from segeval.metrics.confusion import joint_counts
+
+    xp = array_api_compat.array_namespace(pred, gt)
+    joint = joint_counts(np.asarray(pred), np.asarray(gt), ignore_label=ignore_label)
+    if labels is None:
+        labels = [int(v) for v in joint.values if v > 0 and v != ignore_label]
+    counts = joint.class_counts([(int(v),) for v in labels])
+    return tuple(xp.asarray(counts[k]) for k in ("tp", "fp", "fn", "tn"))  # type: ignore[return-value]
+
+
+def _metric(
+    name: str,
+    pred: Any,
+    gt: Any,
+    *,
+    labels: Sequence[int] | None,
+    ignore_label: int | None,
+    axis: int | Sequence[int] | None,
+    smooth: float,
+    empty: str,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    from_logits: bool = False,
+) -> Any:
+    if _is_soft(pred, gt, axis):
+        if labels is not None or ignore_label is not None:
+            raise OptionError("labels/ignore_label apply to label maps; soft inputs (axis=) take one-hot classes")
+        tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)  # type: ignore[arg-type]
+        tn = None
+    else:
+        tp, fp, fn, tn = _label_counts(pred, gt, labels, ignore_label)
+    return overlap_from_counts(
+        tp, fp, fn, tn, alpha=alpha, beta=beta, smooth=smooth, empty=empty, metrics=[name]
+    )[name]
+
+
+def dice(
+    pred: Any,
+    gt: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    ignore_label: int | None = None,
+    axis: int | Sequence[int] | None = None,
+    smooth: float = 0.0,
+    empty: str = "nan",
+    from_logits: bool = False,
+) -> Any:
+    """Dice similarity coefficient per label (label maps) or per remaining axis (soft inputs).
+
+    Parameters
+    ----------
+    pred, gt : array
+        Label maps (integer or bool, same shape), or, with ``axis``, probabilities
+        / one-hot arrays (float) of the same shape, e.g. (batch, x, y, z, class).
+    labels : sequence of int, optional
+        Labels to score (label maps); default every label > 0 present in either.
+    ignore_label : int, optional
+        Voxels where ``gt == ignore_label`` are excluded (label maps).
+    axis : int or tuple of int, optional
+        Soft inputs: the axes summed over (e.g. the spatial axes); the others
+        (batch, class) are kept, as in Keras.
+    smooth : float
+        Additive smoothing S.
+    empty : {"nan", "one", "zero"}
+        Score of a class absent from both.
+    from_logits : bool
+        Soft inputs: apply a sigmoid to ``pred`` first.
+
+    Returns
+    -------
+    array of float64
+        One value per label, or the kept axes' shape for soft inputs.
+
+    Notes
+    -----
+    ``dice = (2 TP + S) / (2 TP + FP + FN + S)``; soft inputs use
+    ``TP = sum(p g)``, ``FP = sum(p (1 - g))``, ``FN = sum((1 - p) g)``, so
+    ``dice = (2 sum(p g) + S) / (sum(p) + sum(g) + S)``. Pred empty and gt not
+    (or the reverse): 0. Both empty: ``empty`` (NaN by default), or 1 when S > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[1, 1, 0], [2, 2, 0]])
+    >>> pred = np.array([[1, 0, 0], [2, 2, 2]])
+    >>> dice(pred, gt).round(4)
+    array([0.6667, 0.8   ])
+    """
+    return _metric("dice", pred, gt, labels=labels, ignore_label=ignore_label, axis=axis,
+                   smooth=smooth, empty=empty, from_logits=from_logits)
+
+
+def iou(
+    pred: Any,
+    gt: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    ignore_label: int | None = None,
+    axis: int | Sequence[int] | None = None,
+    smooth: float = 0.0,
+    empty: str = "nan",
+    from_logits: bool = False,
+) -> Any:
+    """Intersection over union (Jaccard index), per label or per kept axis.
+
+    Parameters are those of :func:`dice`.
+
+    Notes
+    -----
+    ``iou = (TP + S) / (TP + FP + FN + S)``; for soft inputs
+    ``sum(p g) / (sum(p) + sum(g) - sum(p g))``. ``iou = dice / (2 - dice)``.
+    Empty masks as in :func:`dice`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[1, 1, 0], [2, 2, 0]])
+    >>> pred = np.array([[1, 0, 0], [2, 2, 2]])
+    >>> iou(pred, gt).round(4)
+    array([0.5   , 0.6667])
+    """
+    return _metric("iou", pred, gt, labels=labels, ignore_label=ignore_label, axis=axis,
+                   smooth=smooth, empty=empty, from_logits=from_logits)
+
+
+def tversky(
+    pred: Any,
+    gt: Any,
+    *,
+    alpha: float = 0.3,
+    beta: float = 0.7,
+    labels: Sequence[int] | None = None,
+    ignore_label: int | None = None,
+    axis: int | Sequence[int] | None = None,
+    smooth: float = 0.0,
+    empty: str = "nan",
+    from_logits: bool = False,
+) -> Any:
+    """Tversky index, per label or per kept axis; alpha weighs false positives, beta false negatives.
+
+    Parameters are those of :func:`dice`, plus ``alpha`` and ``beta``.
+
+    Notes
+    -----
+    ``tversky = (TP + S) / (TP + alpha FP + beta FN + S)``. alpha = beta = 0.5 is
+    Dice; alpha = beta = 1 is IoU. Empty masks as in :func:`dice`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[1, 1, 0], [2, 2, 0]])
+    >>> pred = np.array([[1, 0, 0], [2, 2, 2]])
+    >>> tversky(pred, gt, alpha=0.5, beta=0.5).round(4)
+    array([0.6667, 0.8   ])
+    """
+    return _metric("tversky", pred, gt, labels=labels, ignore_label=ignore_label, axis=axis,
+                   smooth=smooth, empty=empty, alpha=alpha, beta=beta, from_logits=from_logits)
+
+
+def generalized_dice_from_counts(tp: Any, fp: Any, fn: Any, *, eps: float | None = None) -> Any:
+    """Generalized Dice (Sudre et al. 2017) over the last axis of per-class counts.
+
+    Parameters
+    ----------
+    tp, fp, fn : array, shape (..., C)
+        Per-class counts (or soft sums); classes on the last axis.
+    eps : float, optional
+        If given, weights are ``1 / ((TP + FN)^2 + eps)`` (the form many training
+        losses use). If None (segeval's default), weights are ``1 / (TP + FN)^2``
+        and classes absent from gt take the largest finite weight.
+
+    Returns
+    -------
+    array of float64, shape (...)
+        ``2 sum_c w_c TP_c / sum_c w_c (2 TP_c + FP_c + FN_c)``; NaN when every
+        class is empty in both (no evidence either way).
+    """
+    xp = array_api_compat.array_namespace(tp, fp, fn)
+    tp = xp.astype(tp, xp.float64)
+    fp = xp.astype(fp, xp.float64)
+    fn = xp.astype(fn, xp.float64)
+    vol_gt = tp + fn
+    if eps is not None:
+        w = 1.0 / (vol_gt**2 + eps)
+    else:
+        finite = vol_gt > 0
+        w_raw = 1.0 / xp.where(finite, vol_gt, xp.ones_like(vol_gt)) ** 2
+        w_fin = xp.where(finite, w_raw, xp.zeros_like(w_raw))
+        w_max = xp.max(w_fin, axis=-1, keepdims=True)
+        # No class present in gt at all: every weight equal.
+        w_max = xp.where(w_max == 0, xp.ones_like(w_max), w_max)
+        w = xp.where(finite, w_raw, w_max)
+    num = 2.0 * xp.sum(w * tp, axis=-1)
+    den = xp.sum(w * (2.0 * tp + fp + fn), axis=-1)
+    safe = xp.where(den == 0, xp.ones_like(den), den)
+    return xp.where(den == 0, xp.full_like(den, float("nan")), num / safe)
+
+
+def generalized_dice(
+    pred: Any,
+    gt: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    ignore_label: int | None = None,
+    axis: int | Sequence[int] | None = None,
+    eps: float | None = None,
+    from_logits: bool = False,
+) -> Any:
+    """Generalized Dice (Sudre et al. 2017): one class-weighted Dice over all classes.
+
+    Parameters
+    ----------
+    pred, gt : array
+        Label maps (scored over ``labels``), or soft inputs with classes on the
+        LAST axis and ``axis`` the axes to sum (e.g. (batch, x, y, z, class) with
+        ``axis=(1, 2, 3)`` gives one value per sample).
+    labels, ignore_label, from_logits
+        As in :func:`dice`.
+    eps : float, optional
+        See :func:`generalized_dice_from_counts`.
+
+    Returns
+    -------
+    float64 array
+        Scalar (0-d) for label maps; the batch shape for soft inputs.
+
+    Notes
+    -----
+    ``GD = 2 sum_c w_c TP_c / sum_c w_c (2 TP_c + FP_c + FN_c)`` with
+    ``w_c = 1 / vol_gt_c^2``; classes absent from gt get the largest finite
+    weight. All classes empty in both: NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[1, 1, 0], [2, 2, 0]])
+    >>> float(generalized_dice(gt, gt))
+    1.0
+    """
+    if axis is not None:
+        tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)
+    else:
+        tp, fp, fn, _ = _label_counts(pred, gt, labels, ignore_label)
+    return generalized_dice_from_counts(tp, fp, fn, eps=eps)

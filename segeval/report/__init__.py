@@ -1,0 +1,1 @@
+"""Reports: the JSON/CSV schema, writers and terminal renderables."""
