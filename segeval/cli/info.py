@@ -1,0 +1,53 @@
+"""``segeval info FILE...``: header fields and label census of volumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segeval.cli import app
+from segeval.cli._common import DebugOpt, QuietOpt, SpacingOpt, parse_spacing, stdout_console
+
+
+@app.command("info", epilog="Example: segeval info gt/case_001.nii.gz pred/case_001.nii.gz --format json")
+def info_command(
+    files: Annotated[list[Path], typer.Argument(help="Volumes to describe.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    spacing: SpacingOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
+) -> int:
+    """Shape, dtype, spacing, orientation, origin and label census (voxels, ml) of volumes."""
+    from segeval.errors import OptionError
+    from segeval.info import describe
+    from segeval.io import read_volume
+    from segeval.report.schema import jsonable
+
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format: expected table or json; got {fmt!r}")
+    sp = parse_spacing(spacing)
+    descs = [describe(read_volume(f, spacing_mm=sp)) for f in files]
+    if fmt == "json":
+        typer.echo(json.dumps(jsonable(descs), indent=2, allow_nan=False))
+        return 0
+    from rich.text import Text
+
+    from segeval.report.terminal import info_table
+
+    console = stdout_console()
+    for d in descs:
+        header = (
+            f"{d.get('path')}\n  shape {tuple(d.get('shape', ()))}  dtype {d.get('dtype')}  "
+            f"spacing {tuple(round(float(s), 4) for s in d.get('spacing_mm', ()))} mm  "
+            f"orientation {''.join(d.get('axcodes') or ()) or '?'}  "
+            f"origin {tuple(round(float(o), 2) for o in d.get('origin') or ())}"
+        )
+        console.print(Text(header, style="bold"))
+        if d.get("census") is not None:
+            console.print(info_table({**d, "path": ""}))
+        else:
+            console.print(f"  soft values in [{d.get('min')}, {d.get('max')}]; no label census")
+    return 0

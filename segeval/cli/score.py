@@ -1,0 +1,116 @@
+"""``segeval score PRED GT``: one pair in, a per-label report out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segeval.cli import app
+from segeval.cli._common import (
+    AlphaOpt, BackgroundOpt, BetaOpt, ConfigOpt, DebugOpt, DeviceOpt, EmptyOpt, FailUnderOpt,
+    FormatOpt, IgnoreOpt, InfOpt, LabelNamesOpt, LabelsOpt, MetricsOpt, OutputOpt, PercentileOpt,
+    QuietOpt, RegionOpt, ResampleOpt, SmoothOpt, SpacingOpt, ToleranceOpt, build_settings,
+    check_device, output_format, stdout_console, warn,
+)
+
+
+@app.command(
+    "score",
+    epilog="Example: segeval score pred/case_001.nii.gz gt/case_001.nii.gz --metrics dice,hd95 -o case_001.json",
+)
+def score_command(
+    pred: Annotated[Path, typer.Argument(help="Predicted label volume (.nii/.nii.gz/.nrrd/.mha/.npy/.npz).")],
+    gt: Annotated[Path, typer.Argument(help="Ground-truth label volume.")],
+    labels: LabelsOpt = None,
+    label_names: LabelNamesOpt = None,
+    region: RegionOpt = None,
+    ignore_label: IgnoreOpt = None,
+    include_background: BackgroundOpt = False,
+    metrics: MetricsOpt = None,
+    alpha: AlphaOpt = 0.3,
+    beta: BetaOpt = 0.7,
+    smooth: SmoothOpt = 0.0,
+    empty: EmptyOpt = "nan",
+    tolerance: ToleranceOpt = 1.0,
+    percentile: PercentileOpt = 95.0,
+    spacing: SpacingOpt = None,
+    inf_distance: InfOpt = None,
+    resample_pred: ResampleOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    device: DeviceOpt = "cpu",
+    fail_under: FailUnderOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
+) -> int:
+    """Score one prediction against its ground truth, per label.
+
+    Prints a table (or CSV/JSON/Markdown) with Dice, IoU, Tversky, precision,
+    recall, ... for every label; distance metrics with --metrics. Exit 0, 1 when
+    a --fail-under bar is not met, 2 on bad input.
+    """
+    from segeval.io import read_volume
+    from segeval.report.writers import render, write_atomic
+    from segeval.scoring import score_case
+    from segeval.volume import check_same_geometry, resample_to
+
+    out_fmt = output_format(fmt, output)
+    settings = build_settings(
+        labels=labels, label_names=label_names, region=region, ignore_label=ignore_label,
+        include_background=include_background, metrics=metrics, alpha=alpha, beta=beta,
+        smooth=smooth, empty=empty, tolerance=tolerance, percentile=percentile, spacing=spacing,
+        inf_distance=inf_distance,
+    )
+    checks = _gate_checks(fail_under, config)
+    check_device(device)
+    pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm)
+    gt_vol = read_volume(gt, spacing_mm=settings.spacing_mm)
+    if resample_pred:
+        pred_vol = resample_to(pred_vol, gt_vol)
+    else:
+        check_same_geometry(pred_vol, gt_vol)
+    result = score_case(pred_vol, gt_vol, settings)
+    for note in result.notes:
+        warn(f"{gt}: {note}", quiet=quiet)
+
+    from segeval.report.schema import Report
+
+    report = Report(settings=settings.to_dict(), cases=[result])
+    if output is not None:
+        write_atomic(output, render(report, out_fmt))
+    if out_fmt == "table" or output is not None:
+        if not quiet:
+            from segeval.report.terminal import report_tables
+
+            console = stdout_console()
+            for renderable in report_tables(report, explicit_metrics=metrics is not None):
+                console.print(renderable)
+    else:
+        typer.echo(render(report, out_fmt), nl=False)
+    if checks:
+        return _judge(report, checks, quiet)
+    return 0
+
+
+def _gate_checks(fail_under: list[str] | None, config: Path | None) -> list[object]:
+    """Parse --fail-under/--config into gate checks (before any work, so typos fail fast)."""
+    if not fail_under and config is None:
+        return []
+    from segeval.gate import checks_from_options
+
+    return list(checks_from_options(minimums=fail_under or [], config=config))
+
+
+def _judge(report: object, checks: list[object], quiet: bool) -> int:
+    from segeval.gate import judge
+    from segeval.report.gate_render import gate_table
+
+    result = judge(report, checks)
+    if not quiet:
+        from segeval.cli._common import stderr_console
+
+        stderr_console().print(gate_table(result))
+    return 0 if result.passed else 1

@@ -1,0 +1,154 @@
+"""CSV, JSON and Markdown renderings of a report, and atomic file writes.
+
+CSV is tidy (one row per case and label; NaN as an empty cell, infinity as
+``inf``); JSON is strict RFC 8259 (NaN -> null, inf -> "inf").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from segeval.errors import OutputError
+from segeval.report.schema import Report
+
+
+def fmt_number(v: Any, digits: int | None = 4) -> str:
+    """Text of a value: '' for NaN/None, 'inf' for infinity, integers as integers."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v.is_integer() and abs(v) < 1e15 and digits is None:
+            return str(int(v))
+        return f"{v:.{digits}f}" if digits is not None else repr(v)
+    return str(v)
+
+
+def to_csv(report: Report) -> str:
+    """Tidy CSV: ``case,label,name,<metrics>,tp,fp,fn,tn,vol_pred_ml,vol_gt_ml,error``."""
+    buf = io.StringIO()
+    cols = report.columns()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["case", "label", "name", *cols, "error"])
+    for case in report.cases:
+        if case.error is not None:
+            writer.writerow([case.case, "", "", *[""] * len(cols), case.error])
+            continue
+        for r in case.labels:
+            writer.writerow(
+                [case.case, r["label"], r.get("name") or "",
+                 *[fmt_number(r.get(c), digits=None) for c in cols], ""]
+            )
+    return buf.getvalue()
+
+
+def to_json(report: Report) -> str:
+    """Strict JSON of :meth:`Report.to_dict`, indented."""
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(report: Report) -> str:
+    """Markdown: one table per case (label rows plus a macro row), then the summary when several cases."""
+    metrics = report.metrics
+    out: list[str] = []
+    for case in report.cases:
+        out.append(f"### {case.case}\n")
+        if case.error is not None:
+            out.append(f"Failed: {case.error}\n")
+            continue
+        rows = [
+            [str(r["label"]), r.get("name") or "", *[fmt_number(r.get(m)) for m in metrics],
+             fmt_number(r["vol_gt_ml"], 2), fmt_number(r["vol_pred_ml"], 2)]
+            for r in case.labels
+        ]
+        macro = report_macro(case.labels, metrics)
+        rows.append(["**macro**", "", *[f"**{fmt_number(macro[m])}**" for m in metrics], "", ""])
+        out.append(_md_table(["label", "name", *metrics, "vol_gt_ml", "vol_pred_ml"], rows))
+    if len(report.cases) > 1:
+        out.append(summary_markdown(report.summary(), metrics))
+    return "\n".join(out)
+
+
+def summary_markdown(summary: dict[str, Any], metrics: Sequence[str]) -> str:
+    """The per-label summary (mean ± std, median, min, max, n, n_nan) as Markdown."""
+    rows = []
+    for e in summary["per_label"]:
+        for m in metrics:
+            s = e[m]
+            rows.append([str(e["label"]), e.get("name") or "", m, fmt_number(s["mean"]), fmt_number(s["std"]),
+                         fmt_number(s["median"]), fmt_number(s["min"]), fmt_number(s["max"]),
+                         str(s["n"]), str(s["n_nan"])])
+    return "### summary\n\n" + _md_table(
+        ["label", "name", "metric", "mean", "std", "median", "min", "max", "n", "n_nan"], rows
+    )
+
+
+def report_macro(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, float]:
+    """Mean over classes of each metric, NaN excluded (NaN when no class has a value)."""
+    out = {}
+    for m in metrics:
+        vals = [float(r[m]) for r in records if m in r and not math.isnan(float(r[m]))]
+        out[m] = sum(vals) / len(vals) if vals else float("nan")
+    return out
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as text in ``fmt`` (csv, json or md)."""
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "md":
+        return to_markdown(report)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (temporary file beside it, then rename).
+
+    Raises
+    ------
+    OutputError
+        Naming the path when its folder is missing or not writable.
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"-o {p}: folder {folder} does not exist")
+    if p.is_dir():
+        raise OutputError(f"-o {p}: is a directory; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"-o {p}: cannot write in {folder} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"-o {p}: cannot write ({exc.strerror or exc})") from None
