@@ -71,9 +71,10 @@ class ScoreSettings:
     def __post_init__(self) -> None:
         if self.empty not in EMPTY_POLICIES:
             raise OptionError(f"--empty: expected one of nan, one, zero; got {self.empty!r}")
-        if self.alpha < 0 or self.beta < 0:
+        # Fix (tests): "x < 0" let NaN and inf through; they gave NaN scores.
+        if not all(math.isfinite(v) and v >= 0 for v in (self.alpha, self.beta)):
             raise OptionError(f"--alpha/--beta: must be >= 0 (got {self.alpha}, {self.beta})")
-        if self.smooth < 0:
+        if not (math.isfinite(self.smooth) and self.smooth >= 0):
             raise OptionError(f"--smooth: must be >= 0 (got {self.smooth})")
         if not self.tolerance_mm >= 0:
             raise OptionError(f"--tolerance: must be >= 0 mm (got {self.tolerance_mm})")
@@ -155,7 +156,8 @@ def score_case(
     """
     settings = settings or ScoreSettings()
     spec = settings.spec
-    spacing = settings.spacing_mm or gt.spacing_mm
+    # --spacing is for inputs that carry none (.npy/.npz); a header's spacing wins.
+    spacing = gt.spacing_mm if gt.spacing_given else (settings.spacing_mm or gt.spacing_mm)
     if len(spacing) != gt.labels.ndim:
         raise OptionError(
             f"--spacing: {len(spacing)} values given for a {gt.labels.ndim}-D volume ({gt.path or 'gt'})"

@@ -32,7 +32,7 @@ EmptyOpt = Annotated[str, typer.Option(
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="NSD tolerance in mm.")]
 PercentileOpt = Annotated[float, typer.Option("--percentile", help="Percentile of hd95 and hd95_pooled.")]
 SpacingOpt = Annotated[Optional[str], typer.Option(
-    "--spacing", help="Voxel spacing X,Y,Z in mm (for .npy/.npz; overrides headers).")]
+    "--spacing", help="Voxel spacing X,Y,Z in mm for .npy/.npz inputs, which carry none.")]
 InfOpt = Annotated[Optional[str], typer.Option(
     "--inf-distance", help="Replace infinite distances (one mask empty): 'diagonal' or a value in mm.")]
 ResampleOpt = Annotated[bool, typer.Option(

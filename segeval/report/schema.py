@@ -72,11 +72,19 @@ class CaseResult:
             gt=d.get("gt"),
             shape=list(d.get("shape") or []),
             spacing=list(d.get("spacing") or []),
-            labels=[{k: decode_number(v) for k, v in r.items()} for r in d.get("labels") or []],
+            # Fix (tests): only numeric fields are decoded; a null "name" came back as NaN
+            # (and a region named "inf" as a float).
+            labels=[
+                {k: (v if k in _NOT_NUMBERS else decode_number(v)) for k, v in r.items()}
+                for r in d.get("labels") or []
+            ],
             error=d.get("error"),
             generalized_dice=decode_number(d.get("generalized_dice")),
             notes=list(d.get("notes") or []),
         )
+
+
+_NOT_NUMBERS = frozenset({"label", "name", "members"})
 
 
 def decode_number(v: Any) -> Any:

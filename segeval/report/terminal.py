@@ -49,6 +49,10 @@ def cell(metric: str, value: Any) -> Text:
     return Text(f"{v:.2f}")
 
 
+def _ml(v: float) -> str:
+    return f"{v:.0f}" if v >= 100 else (f"{v:.1f}" if v >= 1 else f"{v:.3f}")
+
+
 def case_table(case: CaseResult, metrics: Sequence[str], *, title: str | None = None) -> Table:
     """One row per scored class, plus a macro row."""
     table = Table(title=title if title is not None else case.case, title_justify="left",
@@ -57,14 +61,15 @@ def case_table(case: CaseResult, metrics: Sequence[str], *, title: str | None = 
     table.add_column("Name", overflow="ellipsis", max_width=16, no_wrap=True)
     for m in metrics:
         unit = METRICS[m].unit
-        table.add_column(_SHORT.get(m, m) + (f" {unit}" if unit == "mm" else ""), justify="right", no_wrap=True)
+        table.add_column(_SHORT.get(m, m) + (f" {unit}" if unit == "mm" else ""), justify="right",
+                         no_wrap=True, min_width=5)
     table.add_column("GT ml", justify="right", no_wrap=True)
     table.add_column("Pred ml", justify="right", no_wrap=True)
     for r in case.labels:
         table.add_row(
             str(r["label"]), r.get("name") or "",
             *[cell(m, r.get(m)) for m in metrics],
-            f"{r['vol_gt_ml']:.1f}", f"{r['vol_pred_ml']:.1f}",
+            _ml(r["vol_gt_ml"]), _ml(r["vol_pred_ml"]),
         )
     macro = report_macro(case.labels, metrics)
     table.add_section()
