@@ -180,7 +180,7 @@ def score_case(
         counts["tp"][plain], counts["fp"][plain], counts["fn"][plain]
     ) if plain else np.float64("nan")
     notes = []
-    if not (pred.spacing_given and gt.spacing_given) and settings.spacing_mm is None:
+    if not gt.spacing_given and settings.spacing_mm is None:
         notes.append("no voxel spacing in the input; 1 mm assumed (give --spacing)")
     return CaseResult(
         case=case or _case_name(gt),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from segeval.errors import GeometryMismatchError
 
 
 @dataclass(frozen=True)
@@ -18,18 +21,24 @@ class LabelVolume:
         The voxel array, in NIfTI voxel order (x, y, z), in its stored dtype
         (never widened on read).
     spacing_mm : tuple of float
-        Voxel size per array axis, in mm.
+        Voxel size per spatial array axis, in mm (a channel axis, see
+        ``meta["channel_axis"]``, has none).
     origin : tuple of float
-        World position of voxel (0, 0, 0), in mm (LPS for ITK files, RAS for NIfTI
-        as stored in the header; only compared between files of one case).
+        World position of voxel (0, 0, 0), in mm, in NIfTI's RAS+ world for
+        every format (the readers convert ITK's LPS), so that a NIfTI and an
+        NRRD of the same image compare equal. Empty when the file has none (``.npy``).
     direction : tuple of float
-        Row-major ``ndim x ndim`` direction cosines.
+        Row-major ``ndim x ndim`` direction cosines in RAS+ (column j is the
+        world direction of array axis j); empty when the file has none.
     path : str or None
         Where the volume was read from, for messages.
     spacing_given : bool
         False when the file carried no spacing (``.npy``) and 1 mm was assumed.
     meta : dict
-        Reader-specific extras (e.g. ``axcodes`` for orientation, the on-disk dtype).
+        Reader-specific extras: ``format``, ``dtype`` (as stored on disk),
+        ``axcodes`` (orientation codes, e.g. ``("R", "A", "S")``; absent for
+        ``.npy``), ``channel_axis`` (only when a channel axis was kept),
+        ``resampled`` (set by :func:`resample_to`).
     """
 
     labels: Any
@@ -49,3 +58,237 @@ class LabelVolume:
     def voxel_volume_ml(self) -> float:
         """Volume of one voxel in millilitres (1 ml = 1000 mm^3)."""
         return float(np.prod(self.spacing_mm)) / 1000.0
+
+
+def lps_to_ras(
+    origin: Sequence[float], direction: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Convert origin and row-major direction between ITK's LPS and NIfTI's RAS+ world.
+
+    The conversion negates the first two world axes, so it is its own
+    inverse: the same function converts RAS+ back to LPS.
+
+    Parameters
+    ----------
+    origin : sequence of float
+        ``n`` world coordinates, in mm.
+    direction : sequence of float
+        ``n * n`` direction cosines, row-major (rows are world axes).
+
+    Returns
+    -------
+    tuple of tuple of float
+        The converted ``(origin, direction)``.
+
+    Examples
+    --------
+    >>> lps_to_ras((10.0, 20.0, 30.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    ((-10.0, -20.0, 30.0), (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0))
+    """
+    n = len(origin)
+    flip = np.ones(n)
+    flip[: min(n, 2)] = -1.0
+    rot = np.asarray(direction, dtype=np.float64).reshape(n, n) * flip[:, None]
+    moved = np.asarray(origin, dtype=np.float64) * flip
+    # "+ 0.0" turns -0.0 into 0.0, so that printed geometry does not show "-0.0".
+    return tuple(float(v) + 0.0 for v in moved), tuple(float(v) + 0.0 for v in rot.ravel())
+
+
+_RESAMPLE_HINT = "use --resample-pred to resample the prediction onto the ground truth"
+
+
+def _spatial_shape(volume: LabelVolume) -> tuple[int, ...]:
+    """Shape without the channel axis (a soft 4-D prediction is compared by its grid)."""
+    shape = volume.shape
+    channel_axis = volume.meta.get("channel_axis")
+    if channel_axis is None:
+        return shape
+    return shape[:channel_axis] + shape[channel_axis + 1 :]
+
+
+def _fmt(values: tuple[float, ...] | tuple[int, ...]) -> str:
+    """Values as a short tuple for messages, 6 significant digits each."""
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+
+def _largest_difference(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    return float(np.max(np.abs(np.subtract(a, b)))) if a else 0.0
+
+
+def check_same_geometry(
+    pred: LabelVolume,
+    gt: LabelVolume,
+    *,
+    atol_mm: float = 1e-3,
+    atol_dir: float = 1e-4,
+) -> None:
+    """Raise unless prediction and ground truth lie on the same voxel grid.
+
+    Parameters
+    ----------
+    pred, gt : LabelVolume
+        The two volumes of a case.
+    atol_mm : float, default 1e-3
+        Largest difference allowed in spacing and origin, in mm (NIfTI
+        headers hold float32, so exact equality is too strict).
+    atol_dir : float, default 1e-4
+        Largest difference allowed between direction cosines.
+
+    Raises
+    ------
+    GeometryMismatchError
+        One line naming both files and, for every field that differs
+        (shape, spacing, origin, direction), both values and the largest
+        difference, with the ``--resample-pred`` hint.
+
+    Notes
+    -----
+    A channel axis (``meta["channel_axis"]``) is left out of the shape.
+    Origin and direction are compared only when both volumes have them
+    (``.npy`` files have neither), and spacing only when both files gave one
+    (``spacing_given``): a bare ``.npy`` prediction takes the ground truth's
+    grid, and its spacing should be taken from the ground truth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = LabelVolume(np.zeros((2, 2, 2)), (1.0, 1.0, 1.0), path="p.nii")
+    >>> b = LabelVolume(np.zeros((2, 2, 2)), (1.0, 1.0, 2.0), path="g.nii")
+    >>> check_same_geometry(a, b)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.GeometryMismatchError: p.nii vs g.nii: spacing differs (pred (1, 1, 1) mm vs ...
+    """
+    problems: list[str] = []
+    pred_shape, gt_shape = _spatial_shape(pred), _spatial_shape(gt)
+    if pred_shape != gt_shape:
+        by = ""
+        if len(pred_shape) == len(gt_shape):
+            largest = int(np.max(np.abs(np.subtract(pred_shape, gt_shape))))
+            by = f", largest difference {largest} voxels"
+        problems.append(f"shape differs (pred {_fmt(pred_shape)} vs gt {_fmt(gt_shape)}{by})")
+    if pred.spacing_given and gt.spacing_given:
+        problems += _compare("spacing", pred.spacing_mm, gt.spacing_mm, atol_mm, " mm")
+    if pred.origin and gt.origin:
+        problems += _compare("origin", pred.origin, gt.origin, atol_mm, " mm")
+    if pred.direction and gt.direction:
+        problems += _compare("direction", pred.direction, gt.direction, atol_dir, "")
+    if problems:
+        names = f"{pred.path or 'pred'} vs {gt.path or 'gt'}"
+        raise GeometryMismatchError(f"{names}: {'; '.join(problems)}; {_RESAMPLE_HINT}")
+
+
+def _compare(
+    field: str, pred: tuple[float, ...], gt: tuple[float, ...], atol: float, unit: str
+) -> list[str]:
+    """The mismatch description of one geometry field, as a list of zero or one strings."""
+    if len(pred) != len(gt):
+        return [
+            f"{field} differs (pred {_fmt(pred)}{unit} vs gt {_fmt(gt)}{unit}, different lengths)"
+        ]
+    largest = _largest_difference(pred, gt)
+    if largest <= atol:
+        return []
+    values = f"pred {_fmt(pred)}{unit} vs gt {_fmt(gt)}{unit}"
+    return [f"{field} differs ({values}, largest difference {largest:.6g}{unit})"]
+
+
+def resample_to(pred: LabelVolume, gt: LabelVolume) -> LabelVolume:
+    """Resample the prediction onto the ground truth's voxel grid, by nearest neighbour.
+
+    Both grids are placed in physical space with their spacing, origin and
+    direction (SimpleITK, converted from segeval's RAS+ to ITK's LPS for
+    both, so that they line up), and every ground-truth voxel takes the
+    label of the nearest prediction voxel; voxels outside the prediction
+    get 0 (background).
+
+    Parameters
+    ----------
+    pred : LabelVolume
+        The prediction; labels (any integer, bool or float dtype) or a soft
+        prediction with a channel axis (each channel resampled alike).
+    gt : LabelVolume
+        The ground truth; only its geometry is used. A volume without
+        origin/direction (``.npy``) is placed at 0 with identity direction.
+
+    Returns
+    -------
+    LabelVolume
+        ``labels`` on gt's grid, in pred's dtype, read-only; gt's spacing,
+        origin and direction; pred's path; ``meta["resampled"] = True``.
+
+    Raises
+    ------
+    GeometryMismatchError
+        The two volumes do not have the same number of spatial axes.
+    """
+    import SimpleITK as sitk
+
+    pred_shape, gt_shape = _spatial_shape(pred), _spatial_shape(gt)
+    if len(pred_shape) != len(gt_shape) or not 2 <= len(gt_shape) <= 3:
+        raise GeometryMismatchError(
+            f"{pred.path or 'pred'} vs {gt.path or 'gt'}: cannot resample a {len(pred_shape)}-D "
+            f"prediction onto a {len(gt_shape)}-D ground truth; give volumes with the same axes"
+        )
+    arr = np.asarray(pred.labels)
+    out_dtype = arr.dtype
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)  # ITK has no bool pixel type
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)  # nor a half-float one
+    channel_axis = pred.meta.get("channel_axis")
+    ndim = len(pred_shape)
+    # ITK wants (z, y, x[, c]); a component axis must be last.
+    order = tuple(range(ndim - 1, -1, -1))
+    if channel_axis is not None:
+        arr = np.moveaxis(arr, channel_axis, -1)
+        order += (ndim,)
+    # Any: SimpleITK's methods are unannotated.
+    image: Any = sitk.GetImageFromArray(arr.transpose(order), isVector=channel_axis is not None)
+    _place(image, pred, ndim)
+
+    resampler: Any = sitk.ResampleImageFilter()  # type: ignore[no-untyped-call]
+    resampler.SetSize([int(n) for n in gt_shape])
+    origin, direction = _lps_geometry(gt, ndim)
+    resampler.SetOutputSpacing([float(s) for s in gt.spacing_mm])
+    resampler.SetOutputOrigin(origin)
+    resampler.SetOutputDirection(direction)
+    resampler.SetInterpolator(sitk.sitkNearestNeighbor)
+    resampler.SetDefaultPixelValue(0)
+    resampler.SetOutputPixelType(image.GetPixelID())
+    out = sitk.GetArrayFromImage(resampler.Execute(image)).transpose(order)
+    if channel_axis is not None:
+        out = np.moveaxis(out, -1, channel_axis)
+    out = out.astype(out_dtype, copy=False) if out_dtype != np.bool_ else out.astype(np.bool_)
+    out.flags.writeable = False
+
+    meta = dict(pred.meta)
+    meta["resampled"] = True
+    meta.pop("axcodes", None)
+    if "axcodes" in gt.meta:
+        meta["axcodes"] = gt.meta["axcodes"]
+    return LabelVolume(
+        labels=out,
+        spacing_mm=gt.spacing_mm,
+        origin=gt.origin,
+        direction=gt.direction,
+        path=pred.path,
+        spacing_given=gt.spacing_given,
+        meta=meta,
+    )
+
+
+def _lps_geometry(volume: LabelVolume, ndim: int) -> tuple[list[float], list[float]]:
+    """Origin and row-major direction of ``volume`` in ITK's LPS world (defaults: 0, identity)."""
+    origin = volume.origin or (0.0,) * ndim
+    direction = volume.direction or tuple(np.eye(ndim).ravel().tolist())
+    lps_origin, lps_direction = lps_to_ras(origin, direction)
+    return list(lps_origin), list(lps_direction)
+
+
+def _place(image: Any, volume: LabelVolume, ndim: int) -> None:
+    """Set a SimpleITK image's spacing, origin and direction from ``volume``."""
+    origin, direction = _lps_geometry(volume, ndim)
+    image.SetSpacing([float(s) for s in volume.spacing_mm])
+    image.SetOrigin(origin)
+    image.SetDirection(direction)

@@ -1,0 +1,181 @@
+"""NRRD (``.nrrd``/``.nhdr``) and MetaImage (``.mha``/``.mhd``) via SimpleITK.
+
+SimpleITK hands out arrays in (z, y, x) order and geometry in ITK's LPS
+world. segeval's volumes are in NIfTI voxel order (x, y, z) and RAS+ world,
+so the array is transposed (a view) and the first two world axes of origin
+and direction are negated. ITK's index order is already (x, y, z), so
+spacing and the columns of the direction matrix need no reordering.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segeval.errors import OptionError, ReadError
+from segeval.io import _axcodes, _checked_array, _split_channels
+from segeval.volume import LabelVolume, lps_to_ras
+
+__all__ = ["read_itk", "write_itk"]
+
+_IMAGE_IO = {"NRRD": "NrrdImageIO", "MetaImage": "MetaImageIO"}
+
+
+def _itk_reason(exc: Exception) -> str:
+    """The informative part of a SimpleITK error, on one line, for a message.
+
+    ITK errors span several lines: where it was thrown, the IO object, and
+    last the cause (NRRD: "expected 8000 bytes but received 2585";
+    MetaImage: "Reason: <strerror>", which says "Success" when the pixel
+    data was merely short).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    last = lines[-1] if lines else type(exc).__name__
+    if last.startswith("Reason:"):
+        why = last.removeprefix("Reason:").strip()
+        last = "the pixel data is missing or incomplete" if why == "Success" else why
+    last = re.sub(r"^ITK ERROR: \w+\(0x[0-9a-fA-F]+\): ", "", last)
+    return last[:200]
+
+
+def _missing_data_file(path: Path) -> str | None:
+    """The data file a detached header (.mhd/.nhdr) names when it does not exist, else None.
+
+    Checked before calling ITK, whose MetaImage reader would also print its
+    own complaint to stderr.
+    """
+    try:
+        with path.open("rb") as fh:
+            text = fh.read(64 * 1024).decode("latin-1")
+    except OSError:
+        return None
+    # MetaImage "ElementDataFile = x.raw"; NRRD "data file: x.raw.gz" (or "datafile:").
+    match = re.search(
+        r"^(?:ElementDataFile\s*=|data ?file:)[ \t]*(\S[^\r\n]*?)\s*$", text, re.MULTILINE
+    )
+    if match is None:
+        return None
+    name = match.group(1)
+    # LOCAL: data follows the header; LIST and printf patterns name several files.
+    if name in ("LOCAL", "LIST") or "%" in name or " " in name:
+        return None
+    return None if (path.parent / name).is_file() else name
+
+
+def read_itk(
+    path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False
+) -> LabelVolume:
+    """Read an NRRD or MetaImage file; use :func:`segeval.io.read_volume` instead.
+
+    Parameters
+    ----------
+    path : Path
+        The file, already checked to exist and to start like ``fmt_name``.
+    shown : str
+        The path as the user gave it, for messages.
+    fmt_name : {"NRRD", "MetaImage"}
+        The format; picks the ITK image IO so that nothing else is tried.
+    allow_channels : bool, default False
+        Keep multi-component pixels or a non-singleton 4th axis as channels.
+
+    Returns
+    -------
+    LabelVolume
+        See :func:`segeval.io.read_volume`; origin and direction converted to RAS+.
+    """
+    import SimpleITK as sitk
+
+    missing = _missing_data_file(path)
+    if missing is not None:
+        raise ReadError(
+            f"{shown}: the {fmt_name} header names the data file {missing}, "
+            "which is not beside it; copy the data file along with the header"
+        )
+    try:
+        # Any: SimpleITK's Image methods are unannotated.
+        image: Any = sitk.ReadImage(str(path), imageIO=_IMAGE_IO[fmt_name])
+        # A copy that NumPy owns: GetArrayViewFromImage would dangle once
+        # `image` is freed. The transpose below is a view.
+        zyx = sitk.GetArrayFromImage(image)
+    except RuntimeError as exc:
+        raise ReadError(
+            f"{shown}: SimpleITK cannot read this {fmt_name} file ({_itk_reason(exc)}); "
+            "check that it (and any data file it names) was written completely"
+        ) from None
+    dim = image.GetDimension()
+    components = image.GetNumberOfComponentsPerPixel()
+    # Reverse the image axes; a component axis stays last, like a channel.
+    axes = tuple(range(dim - 1, -1, -1)) + ((dim,) if components > 1 else ())
+    arr = _checked_array(zyx.transpose(axes), shown)
+    arr, channel_axis = _split_channels(arr, shown, allow_channels)
+
+    n_spatial = min(dim, 3)
+    lps_rot = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dim, dim)
+    origin, direction = lps_to_ras(
+        image.GetOrigin()[:n_spatial], lps_rot[:n_spatial, :n_spatial].ravel().tolist()
+    )
+    meta: dict[str, Any] = {
+        "format": fmt_name.lower(),
+        "dtype": zyx.dtype.name,
+        "axcodes": _axcodes(np.asarray(direction).reshape(n_spatial, n_spatial)),
+    }
+    if channel_axis is not None:
+        meta["channel_axis"] = channel_axis
+    return LabelVolume(
+        labels=arr,
+        spacing_mm=tuple(float(s) for s in image.GetSpacing()[:n_spatial]),
+        origin=origin,
+        direction=direction,
+        path=shown,
+        spacing_given=True,
+        meta=meta,
+    )
+
+
+def write_itk(
+    path: Path,
+    labels: Any,
+    *,
+    spacing_mm: Sequence[float] = (1.0, 1.0, 1.0),
+    origin: Sequence[float] | None = None,
+    direction: Sequence[float] | None = None,
+) -> None:
+    """Write ``labels`` (x, y, z) as NRRD or MetaImage; use :func:`segeval.io.write_volume`.
+
+    ``origin`` and ``direction`` are RAS+ (segeval's convention) and are
+    stored as ITK's LPS. Pixel data is compressed.
+    """
+    import SimpleITK as sitk
+
+    arr = np.asarray(labels)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)  # ITK has no bool pixel type
+    ndim = arr.ndim
+    n_spatial = min(ndim, 3)
+    if len(spacing_mm) < n_spatial:
+        raise OptionError(f"spacing_mm has {len(spacing_mm)} values for a {n_spatial}-D volume")
+    rot = np.eye(n_spatial) if direction is None else np.asarray(direction, dtype=np.float64)
+    org = np.zeros(n_spatial) if origin is None else np.asarray(origin, dtype=np.float64)
+    if rot.size != n_spatial * n_spatial or org.size != n_spatial:
+        raise OptionError(f"origin/direction do not fit a {n_spatial}-D volume")
+    lps_origin, lps_direction = lps_to_ras(org.tolist(), rot.ravel().tolist())
+    # Axes after the 3rd (time) get unit spacing and identity direction.
+    full_rot = np.eye(ndim)
+    full_rot[:n_spatial, :n_spatial] = np.reshape(lps_direction, (n_spatial, n_spatial))
+    if ndim == 4:
+        # GetImageFromArray would read a short last axis as pixel components.
+        image: Any = sitk.JoinSeries(  # type: ignore[no-untyped-call]
+            [sitk.GetImageFromArray(arr[..., t].T) for t in range(arr.shape[3])]
+        )
+    elif ndim in (2, 3):
+        image = sitk.GetImageFromArray(arr.T)
+    else:
+        raise OptionError(f"{path}: ITK images written here have 2 to 4 axes, not {ndim}")
+    image.SetSpacing([float(s) for s in spacing_mm[:n_spatial]] + [1.0] * (ndim - n_spatial))
+    image.SetOrigin(list(lps_origin) + [0.0] * (ndim - n_spatial))
+    image.SetDirection(full_rot.ravel().tolist())
+    sitk.WriteImage(image, str(path), useCompression=True)
