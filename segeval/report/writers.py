@@ -35,7 +35,7 @@ def fmt_number(v: Any, digits: int | None = 4) -> str:
             return "inf" if v > 0 else "-inf"
         if v.is_integer() and abs(v) < 1e15 and digits is None:
             return str(int(v))
-        return f"{v:.{digits}f}" if digits is not None else repr(v)
+        return f"{v:.{digits}f}" if digits is not None else repr(float(v))
     return str(v)
 
 

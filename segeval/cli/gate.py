@@ -1,0 +1,128 @@
+"""``segeval gate REPORT``: judge a report against bars and a baseline; exit 1 when one is missed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segeval.cli import app
+from segeval.cli._common import DebugOpt, QuietOpt, stdout_console, warn
+
+_CHECK = "METRIC[:LABEL]=V"
+
+
+@app.command(
+    "gate",
+    epilog=(
+        "Example: segeval gate results.json --min dice=0.85 --max hd95:liver=5 "
+        "--baseline main/results.json --max-drop dice=0.01 --junit gate.xml"
+    ),
+)
+def gate_command(
+    report: Annotated[Path, typer.Argument(
+        help="Report written by score/batch -o: .json, .jsonl or .csv.", metavar="REPORT", show_default=False)],
+    minimum: Annotated[list[str] | None, typer.Option(
+        "--min", metavar=_CHECK,
+        help="Bar: the statistic must be >= V. LABEL by number or name; none = macro. Repeatable.")] = None,
+    maximum: Annotated[list[str] | None, typer.Option(
+        "--max", metavar=_CHECK, help="Bar: the statistic must be <= V, e.g. hd95:liver=5. Repeatable.")] = None,
+    stat: Annotated[str | None, typer.Option(
+        "--stat", metavar="STAT", help="Statistic over cases: mean, median, min, max or pNN (e.g. p5). "
+        "Default: mean.")] = None,
+    per_case: Annotated[bool | None, typer.Option(
+        "--per-case/--no-per-case", help="Every case must meet --min/--max; failing cases are listed.")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", metavar="OLD_REPORT", help="Earlier report to compare with, case by case.")] = None,
+    max_drop: Annotated[list[str] | None, typer.Option(
+        "--max-drop", metavar="METRIC[:LABEL]=D",
+        help="Fail when the mean paired change vs --baseline is a drop larger than D "
+        "(an increase, for distances). Repeatable.")] = None,
+    significant: Annotated[bool | None, typer.Option(
+        "--significant/--no-significant",
+        help="With --max-drop: fail only when the drop is also significant (Wilcoxon p < 0.05).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE",
+        help="Checks from segeval.toml [gate] or pyproject.toml [tool.segeval.gate]. "
+        "Default: either one in the working directory.")] = None,
+    no_config: Annotated[bool, typer.Option(
+        "--no-config", help="Ignore segeval.toml / pyproject.toml in the working directory.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+    junit: Annotated[Path | None, typer.Option(
+        "--junit", metavar="FILE", help="Also write JUnit XML, one test per check, for CI dashboards.")] = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
+) -> int:
+    """Judge a report from score/batch: exit 1 when quality is under a bar or dropped against a baseline.
+
+    Prints a table of checks (value, bar, pass/fail; change, 95% CI and p-value
+    against a baseline). When GITHUB_STEP_SUMMARY is set, the table is appended
+    there as Markdown. Exit 0 when every check passes, 1 when one fails, 2 on
+    bad input, 3 when every check passes but the report has cases that failed
+    to score.
+    """
+    from segeval.errors import OptionError
+    from segeval.gate import checks_from_options, find_config, judge
+
+    fmt = fmt.lower()
+    if fmt not in ("table", "json", "md"):
+        raise OptionError(f"--format: expected table, json or md; got {fmt!r}")
+    if no_config and config is not None:
+        raise OptionError("--config and --no-config: give one of them")
+    config_path = config if config is not None else (None if no_config else find_config(Path.cwd()))
+    checks = checks_from_options(
+        minimums=minimum or [], maximums=maximum or [], max_drops=max_drop or [], stat=stat,
+        per_case=per_case, baseline=baseline, significant=significant, config=config_path,
+        min_option="--min",
+    )
+    if not checks:
+        where = f"; {config_path} sets none" if config_path is not None else ""
+        raise OptionError(
+            f"no checks given: add --min/--max {_CHECK} or --baseline OLD --max-drop METRIC=D, "
+            f"or a [gate] table in segeval.toml{where}"
+        )
+    if config_path is not None and config is None and not quiet:
+        typer.echo(f"segeval: gate checks from {config_path}", err=True)
+    result = judge(report, checks)
+    for note in result.notes:
+        warn(note, quiet=quiet)
+
+    from segeval.report.gate_render import gate_json, gate_markdown, gate_table, junit_xml
+
+    if junit is not None:
+        _write_junit(junit, junit_xml(result))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(gate_markdown(result) + "\n")
+        except OSError as exc:
+            warn(f"GITHUB_STEP_SUMMARY {summary}: cannot append ({exc.strerror or exc})", quiet=quiet)
+    if fmt == "json":
+        typer.echo(gate_json(result), nl=False)
+    elif fmt == "md":
+        typer.echo(gate_markdown(result), nl=False)
+    elif not quiet:
+        console = stdout_console()
+        if not console.is_terminal:
+            # CI logs are not terminals; rich would assume 80 columns and cut the table.
+            console.width = max(console.width, 160)
+        console.print(gate_table(result))
+    if not result.passed:
+        return 1
+    return 3 if result.failed_cases else 0
+
+
+def _write_junit(path: Path, text: str) -> None:
+    from segeval.errors import OutputError
+    from segeval.report.writers import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OutputError as exc:
+        message = str(exc)
+        prefix = f"-o {path}:"
+        raise OutputError(f"--junit {path}:{message[len(prefix):]}" if message.startswith(prefix)
+                          else f"--junit {path}: {message}") from None
