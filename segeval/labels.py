@@ -131,6 +131,10 @@ def parse_labels(text: str) -> tuple[tuple[int, ...], dict[int, str]]:
             name = name.strip()
             if not name:
                 raise LabelSpecError(f"--labels: {item.strip()!r} has an empty name")
+            if name.lstrip("-").isdigit():
+                # Fix (tests): "2=3" named label 3 "2", which gate's METRIC:LABEL (number
+                # or name) cannot tell apart from label 2; --region already refuses this.
+                raise LabelSpecError(f"--labels: the name {name!r} must not be a number (write NAME=LABEL)")
             names[value] = name
         else:
             value = _int(item, "--labels")
@@ -153,6 +157,9 @@ def parse_region(text: str) -> tuple[str, tuple[int, ...]]:
     if not sep or not name or not members.strip():
         raise LabelSpecError(f"--region: {text!r} is not NAME=LABEL,LABEL,... (e.g. --region WT=1,2,3)")
     values = tuple(_int(m, "--region") for m in members.split(",") if m.strip())
+    if not values:
+        # Fix (tests): "WT=," gave a region with no members (silently always empty).
+        raise LabelSpecError(f"--region: {text!r} lists no labels (e.g. --region WT=1,2,3)")
     if name.lstrip("-").isdigit():
         raise LabelSpecError(f"--region: the name {name!r} must not be a number")
     return name, values

@@ -91,7 +91,11 @@ def check_label_array(x: Any, name: str) -> np.ndarray:
     (checked where they are counted). Complex, object, string, 0-d and 1-d
     inputs are refused.
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        # Fix (tests): ragged nested lists raised a raw NumPy ValueError.
+        raise InputError(f"{name}: cannot be read as an array ({exc})") from None
     kind = arr.dtype.kind
     if kind not in "biuf":
         raise InputError(
@@ -101,6 +105,13 @@ def check_label_array(x: Any, name: str) -> np.ndarray:
         raise InputError(
             f"{name}: a label volume must be 2-D or 3-D (got a {arr.ndim}-D array of shape {arr.shape})"
         )
+    # Fix (tests): the numba kernels have no float16 and no non-native byte order
+    # (big-endian NIfTI); both raised a numba TypingError. 8- and 16-bit integers are
+    # read through a native unsigned view, so only wider types need the copy.
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    elif not arr.dtype.isnative and arr.dtype.itemsize > 2:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 
@@ -155,12 +166,23 @@ def _codes(flat: np.ndarray, name: str) -> _Codes | None:
         return _Codes(data, lut, 0, values, int(lut[0]))
     if flat.size == 0:
         return _Codes(flat, np.zeros(1, dtype=np.int64), 0, np.zeros(0, dtype=np.int64), -1)
-    lo, hi, ok = _kernels.minmax(flat)
-    if not ok:
-        raise InputError(
-            f"{name}: label values must be whole numbers; found NaN, inf or a fractional value "
-            "(for probabilities use the soft API with axis=, or threshold first)"
-        )
+    lo: float
+    hi: float
+    if dtype.kind in "iu":
+        # Fix (tests): minmax returns floats, which round integers above 2**53; the
+        # lookup table was then too small and the numba kernel read out of bounds
+        # (segfault). Integer min/max are taken exactly.
+        lo, hi = int(flat.min()), int(flat.max())
+    else:
+        lo, hi, ok = _kernels.minmax(flat)
+        if not ok:
+            raise InputError(
+                f"{name}: label values must be whole numbers; found NaN, inf or a fractional value "
+                "(for probabilities use the soft API with axis=, or threshold first)"
+            )
+    if lo < -(1 << 63) or hi >= 1 << 63:
+        # Fix (tests): values outside int64 overflowed (uint64 >= 2**63, huge floats).
+        raise InputError(f"{name}: label values must fit in a 64-bit integer (found {lo}..{hi})")
     if hi - lo + 1 > _MAX_LUT:
         return None
     off = int(lo)

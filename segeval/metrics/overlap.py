@@ -16,6 +16,7 @@ inputs), so the same code runs on NumPy, CuPy or any array_api_compat namespace.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -112,9 +113,11 @@ def overlap_from_counts(
     (0.6667, 0.5)
     """
     xp = array_api_compat.array_namespace(tp, fp, fn)
-    if alpha < 0 or beta < 0:
+    # Fix (tests): written as "not (x >= 0)" with isfinite so that NaN/inf weights are
+    # refused too (they slipped through "x < 0" and gave NaN scores).
+    if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0):
         raise OptionError(f"--alpha/--beta: Tversky weights must be >= 0, got alpha={alpha}, beta={beta}")
-    if smooth < 0:
+    if not (math.isfinite(smooth) and smooth >= 0):
         raise OptionError(f"--smooth: must be >= 0, got {smooth}")
     tp = xp.astype(tp, xp.float64)
     fp = xp.astype(fp, xp.float64)
@@ -149,6 +152,23 @@ def overlap_from_counts(
 # --------------------------------------------------------------------------- arrays in
 
 
+def _as_arrays(pred: Any, gt: Any) -> tuple[Any, Any]:
+    """Plain Python sequences become NumPy arrays; arrays of any namespace pass through.
+
+    Fix (tests): nested lists raised array_api_compat's "list is not a supported
+    array type" (TypeError), and ragged ones NumPy's ValueError.
+    """
+    out = []
+    for x, name in ((pred, "pred"), (gt, "gt")):
+        if isinstance(x, (list, tuple)):
+            try:
+                x = np.asarray(x)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"{name}: cannot be read as an array ({exc})") from None
+        out.append(x)
+    return out[0], out[1]
+
+
 def _is_soft(pred: Any, gt: Any, axis: Any) -> bool:
     """Soft mode when ``axis`` is given; float label maps without ``axis`` must be whole."""
     return axis is not None
@@ -161,13 +181,22 @@ def _soft_counts(
     xp = array_api_compat.array_namespace(pred, gt)
     if pred.shape != gt.shape:
         raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
+    ax = tuple(axis) if isinstance(axis, Sequence) else (axis,)
+    # Fix (tests): an axis out of range raised NumPy's AxisError.
+    ndim = len(pred.shape)
+    in_range = all(isinstance(a, (int, np.integer)) and -ndim <= a < ndim for a in ax)
+    if not in_range or len({a % ndim for a in ax}) != len(ax):
+        raise OptionError(f"axis={axis!r}: expected distinct axes of a {ndim}-D input")
     p = xp.astype(pred, xp.float64)
     g = xp.astype(gt, xp.float64)
     if from_logits:
-        p = 1.0 / (1.0 + xp.exp(-p))
-    if bool(xp.any(xp.isnan(p))) or bool(xp.any(xp.isnan(g))):
-        raise InputError("soft input holds NaN values")
-    ax = tuple(axis) if isinstance(axis, Sequence) else (axis,)
+        # Fix (tests): 1 / (1 + exp(-x)) overflowed (RuntimeWarning) for logits < -709;
+        # this form only ever takes exp of a non-positive number.
+        e = xp.exp(-xp.abs(p))
+        p = xp.where(p >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # Fix (tests): inf was let through and gave NaN with a RuntimeWarning.
+    if not (bool(xp.all(xp.isfinite(p))) and bool(xp.all(xp.isfinite(g)))):
+        raise InputError("soft input holds NaN or infinite values")
     tp = xp.sum(p * g, axis=ax)
     fp = xp.sum(p * (1.0 - g), axis=ax)
     fn = xp.sum((1.0 - p) * g, axis=ax)
@@ -202,6 +231,7 @@ def _metric(
     beta: float = 0.5,
     from_logits: bool = False,
 ) -> Any:
+    pred, gt = _as_arrays(pred, gt)
     if _is_soft(pred, gt, axis):
         if labels is not None or ignore_label is not None:
             raise OptionError("labels/ignore_label apply to label maps; soft inputs (axis=) take one-hot classes")
@@ -360,6 +390,10 @@ def generalized_dice_from_counts(tp: Any, fp: Any, fn: Any, *, eps: float | None
     fp = xp.astype(fp, xp.float64)
     fn = xp.astype(fn, xp.float64)
     vol_gt = tp + fn
+    if tp.shape[-1] == 0:
+        # Fix (tests): no class at all (e.g. two all-background label maps) raised
+        # NumPy's "zero-size array to reduction" error; it is "every class empty": NaN.
+        return xp.full(tp.shape[:-1], float("nan"), dtype=xp.float64)
     if eps is not None:
         w = 1.0 / (vol_gt**2 + eps)
     else:
@@ -417,6 +451,7 @@ def generalized_dice(
     >>> float(generalized_dice(gt, gt))
     1.0
     """
+    pred, gt = _as_arrays(pred, gt)
     if axis is not None:
         tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)
     else:
