@@ -5,24 +5,24 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from segeval.errors import OptionError
 
 # Typer options as reusable annotations: one definition, identical in every command.
-LabelsOpt = Annotated[Optional[str], typer.Option(
+LabelsOpt = Annotated[str | None, typer.Option(
     "--labels", help="Labels to score: 1,2,3 or liver=1,spleen=2. Default: every label > 0 present.")]
-LabelNamesOpt = Annotated[Optional[Path], typer.Option(
+LabelNamesOpt = Annotated[Path | None, typer.Option(
     "--label-names", help="JSON/CSV map label -> name, or an nnU-Net dataset.json.")]
-RegionOpt = Annotated[Optional[list[str]], typer.Option(
+RegionOpt = Annotated[list[str] | None, typer.Option(
     "--region", help="Score a union of labels as one class: NAME=1,2,3 (repeatable).")]
-IgnoreOpt = Annotated[Optional[int], typer.Option(
+IgnoreOpt = Annotated[int | None, typer.Option(
     "--ignore-label", help="GT voxels with this value are excluded from every count.")]
 BackgroundOpt = Annotated[bool, typer.Option(
     "--include-background", help="Also score label 0.")]
-MetricsOpt = Annotated[Optional[str], typer.Option(
+MetricsOpt = Annotated[str | None, typer.Option(
     "--metrics", help="Metrics, e.g. dice,iou,hd95,nsd ('all', 'surface'). Default: the overlap set.")]
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Tversky weight of false positives.")]
 BetaOpt = Annotated[float, typer.Option("--beta", help="Tversky weight of false negatives.")]
@@ -31,20 +31,20 @@ EmptyOpt = Annotated[str, typer.Option(
     "--empty", help="Score of a class absent from both volumes: nan (excluded from means), one, zero.")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="NSD tolerance in mm.")]
 PercentileOpt = Annotated[float, typer.Option("--percentile", help="Percentile of hd95 and hd95_pooled.")]
-SpacingOpt = Annotated[Optional[str], typer.Option(
+SpacingOpt = Annotated[str | None, typer.Option(
     "--spacing", help="Voxel spacing X,Y,Z in mm for .npy/.npz inputs, which carry none.")]
-InfOpt = Annotated[Optional[str], typer.Option(
+InfOpt = Annotated[str | None, typer.Option(
     "--inf-distance", help="Replace infinite distances (one mask empty): 'diagonal' or a value in mm.")]
 ResampleOpt = Annotated[bool, typer.Option(
     "--resample-pred", help="Resample the prediction onto the GT grid (nearest neighbour) instead of refusing.")]
-FormatOpt = Annotated[Optional[str], typer.Option(
+FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", help="table, csv, json or md. Default: from -o's extension, else table.")]
-OutputOpt = Annotated[Optional[Path], typer.Option(
+OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write the report here (format from the extension); written whole or not at all.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, gpu (needs CuPy) or auto.")]
-FailUnderOpt = Annotated[Optional[list[str]], typer.Option(
+FailUnderOpt = Annotated[list[str] | None, typer.Option(
     "--fail-under", help="Inline gate METRIC[:LABEL]=VALUE (repeatable); exit 1 when not met.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option(
+ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Gate checks from segeval.toml or pyproject.toml [tool.segeval.gate].")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]

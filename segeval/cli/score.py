@@ -9,10 +9,33 @@ import typer
 
 from segeval.cli import app
 from segeval.cli._common import (
-    AlphaOpt, BackgroundOpt, BetaOpt, ConfigOpt, DebugOpt, DeviceOpt, EmptyOpt, FailUnderOpt,
-    FormatOpt, IgnoreOpt, InfOpt, LabelNamesOpt, LabelsOpt, MetricsOpt, OutputOpt, PercentileOpt,
-    QuietOpt, RegionOpt, ResampleOpt, SmoothOpt, SpacingOpt, ToleranceOpt, build_settings,
-    check_device, output_format, stdout_console, warn,
+    AlphaOpt,
+    BackgroundOpt,
+    BetaOpt,
+    ConfigOpt,
+    DebugOpt,
+    DeviceOpt,
+    EmptyOpt,
+    FailUnderOpt,
+    FormatOpt,
+    IgnoreOpt,
+    InfOpt,
+    LabelNamesOpt,
+    LabelsOpt,
+    MetricsOpt,
+    OutputOpt,
+    PercentileOpt,
+    QuietOpt,
+    RegionOpt,
+    ResampleOpt,
+    SmoothOpt,
+    SpacingOpt,
+    ToleranceOpt,
+    build_settings,
+    check_device,
+    output_format,
+    stdout_console,
+    warn,
 )
 
 
