@@ -248,6 +248,9 @@ def joint_counts(
     joint histogram over the codes is accumulated in per-thread slices. Extra
     memory is a few lookup tables and histograms, independent of the volume size.
     """
+    if not (_is_numpy_like(pred) and _is_numpy_like(gt)):
+        joint = _joint_counts_xp(pred, gt, names)
+        return _drop_ignored(joint, int(ignore_label)) if ignore_label is not None else joint
     p = check_label_array(pred, names[0])
     g = check_label_array(gt, names[1])
     fp_, fg_ = _flat_pair(p, g)
@@ -260,17 +263,95 @@ def joint_counts(
             cg.data, cp.data, cg.lut, cg.off, cp.lut, cp.off,
             cg.values.size, cp.values.size, cg.zero_code, cp.zero_code,
         )
-        rows = np.flatnonzero(hist.sum(axis=1))
-        cols = np.flatnonzero(hist.sum(axis=0))
-        values = np.union1d(cg.values[rows], cp.values[cols])
-        counts = np.zeros((values.size, values.size), dtype=np.int64)
-        ri = np.searchsorted(values, cg.values[rows])
-        ci = np.searchsorted(values, cp.values[cols])
-        counts[np.ix_(ri, ci)] = hist[np.ix_(rows, cols)]
-        joint = JointCounts(values, counts)
+        joint = _compact(hist, cg.values, cp.values)
     if ignore_label is not None:
         joint = _drop_ignored(joint, int(ignore_label))
     return joint
+
+
+def _compact(hist: np.ndarray, values_gt: np.ndarray, values_pred: np.ndarray) -> JointCounts:
+    """Joint counts over the values actually present, from a histogram over code spaces."""
+    rows = np.flatnonzero(hist.sum(axis=1))
+    cols = np.flatnonzero(hist.sum(axis=0))
+    values = np.union1d(values_gt[rows], values_pred[cols])
+    counts = np.zeros((values.size, values.size), dtype=np.int64)
+    ri = np.searchsorted(values, values_gt[rows])
+    ci = np.searchsorted(values, values_pred[cols])
+    counts[np.ix_(ri, ci)] = hist[np.ix_(rows, cols)]
+    return JointCounts(values, counts)
+
+
+def _is_numpy_like(x: Any) -> bool:
+    """NumPy arrays, scalars and nested sequences take the compiled path; other arrays (CuPy...) do not."""
+    return isinstance(x, (np.ndarray, np.generic, list, tuple)) or not hasattr(x, "__array_namespace__")
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A small device array (counts, per-class values) as a NumPy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "get"):  # CuPy
+        return np.asarray(x.get())
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError, RuntimeError):
+        return np.from_dlpack(x)
+
+
+def _joint_counts_xp(pred: Any, gt: Any, names: tuple[str, str]) -> JointCounts:
+    """The same counts for any array-API namespace (CuPy on the GPU, array_api_strict in tests).
+
+    One fused pass builds combined keys ``(g - gmin) * range_p + (p - pmin)`` in
+    int32 and counts them with the namespace's ``bincount`` (CuPy) or
+    ``unique_counts`` (the standard's portable form); only the small histogram
+    comes back to the host.
+    """
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(pred, gt)
+    for arr, name in ((pred, names[0]), (gt, names[1])):
+        dt = arr.dtype
+        if arr.ndim < 2:
+            raise InputError(f"{name}: a label volume must be 2-D or 3-D (got a {arr.ndim}-D array)")
+        if xp.isdtype(dt, "complex floating") or not (
+            xp.isdtype(dt, "integral") or xp.isdtype(dt, "bool") or xp.isdtype(dt, "real floating")
+        ):
+            raise InputError(f"{name}: a label volume must hold integers (or whole-number floats), got dtype {dt}")
+        if xp.isdtype(dt, "real floating"):
+            if not bool(xp.all(xp.isfinite(arr))) or not bool(xp.all(arr == xp.floor(arr))):
+                raise InputError(
+                    f"{name}: label values must be whole numbers; found NaN, inf or a fractional value"
+                )
+    if tuple(pred.shape) != tuple(gt.shape):
+        raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
+    p = xp.reshape(xp.astype(pred, xp.int64) if not xp.isdtype(pred.dtype, "integral") else pred, (-1,))
+    g = xp.reshape(xp.astype(gt, xp.int64) if not xp.isdtype(gt.dtype, "integral") else gt, (-1,))
+    if p.shape[0] == 0:
+        return JointCounts(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64))
+    pmin, pmax = int(xp.min(p)), int(xp.max(p))
+    gmin, gmax = int(xp.min(g)), int(xp.max(g))
+    rp, rg = pmax - pmin + 1, gmax - gmin + 1
+    if rp * rg <= _MAX_HIST * 4:
+        key_t = xp.int32 if rp * rg < (1 << 31) else xp.int64
+        keys = (xp.astype(g, key_t) - gmin) * rp + (xp.astype(p, key_t) - pmin)
+        hist = _count_keys(keys, rp * rg, xp).reshape(rg, rp)
+        return _compact(hist, np.arange(gmin, gmax + 1, dtype=np.int64), np.arange(pmin, pmax + 1, dtype=np.int64))
+    values = xp.unique_values(xp.concat([xp.unique_values(xp.astype(p, xp.int64)),
+                                         xp.unique_values(xp.astype(g, xp.int64))]))
+    values = xp.sort(values)
+    k = int(values.shape[0])
+    keys = xp.searchsorted(values, xp.astype(g, xp.int64)) * k + xp.searchsorted(values, xp.astype(p, xp.int64))
+    return JointCounts(to_host(values).astype(np.int64), _count_keys(keys, k * k, xp).reshape(k, k))
+
+
+def _count_keys(keys: Any, n: int, xp: Any) -> np.ndarray:
+    """Host histogram of integer keys in [0, n)."""
+    if hasattr(xp, "bincount"):
+        return to_host(xp.bincount(keys, minlength=n)).astype(np.int64)
+    uniq, cnt = xp.unique_counts(keys)
+    out = np.zeros(n, dtype=np.int64)
+    out[to_host(uniq).astype(np.int64)] = to_host(cnt)
+    return out
 
 
 def _drop_ignored(joint: JointCounts, ignore_label: int) -> JointCounts:

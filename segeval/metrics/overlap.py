@@ -210,11 +210,14 @@ def _label_counts(
     from segeval.metrics.confusion import joint_counts
 
     xp = array_api_compat.array_namespace(pred, gt)
-    joint = joint_counts(np.asarray(pred), np.asarray(gt), ignore_label=ignore_label)
+    # The voxels are counted where they live (NumPy or CuPy); only the small
+    # per-class counts are moved, once, back to the caller's namespace and device.
+    joint = joint_counts(pred, gt, ignore_label=ignore_label)
     if labels is None:
         labels = [int(v) for v in joint.values if v > 0 and v != ignore_label]
     counts = joint.class_counts([(int(v),) for v in labels])
-    return tuple(xp.asarray(counts[k]) for k in ("tp", "fp", "fn", "tn"))  # type: ignore[return-value]
+    device = array_api_compat.device(pred)
+    return tuple(xp.asarray(counts[k], device=device) for k in ("tp", "fp", "fn", "tn"))  # type: ignore[return-value]
 
 
 def _metric(
