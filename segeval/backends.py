@@ -18,3 +18,26 @@ def gpu_available() -> tuple[bool, str]:
     if n == 0:
         return False, "CuPy is installed but no CUDA device was found"
     return True, ""
+
+
+def resolve_device(device: str) -> str:
+    """``"cpu"``, ``"gpu"`` or ``"auto"`` -> the backend to use; ``"gpu"`` without one is an error.
+
+    Raises
+    ------
+    OptionError
+        For an unknown value.
+    MissingDependencyError
+        For ``"gpu"`` without CuPy or a CUDA device, with the install command.
+    """
+    from segeval.errors import MissingDependencyError, OptionError
+
+    device = device.lower()
+    if device not in ("cpu", "gpu", "auto"):
+        raise OptionError(f"--device: expected cpu, gpu or auto; got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    ok, why = gpu_available()
+    if device == "gpu" and not ok:
+        raise MissingDependencyError(f"--device gpu: {why}")
+    return "gpu" if ok else "cpu"

@@ -135,6 +135,7 @@ def score_case(
     settings: ScoreSettings | None = None,
     *,
     case: str | None = None,
+    device: str = "cpu",
 ) -> CaseResult:
     """Score one pair of label volumes.
 
@@ -147,6 +148,9 @@ def score_case(
         Defaults: every label > 0, the overlap metrics.
     case : str, optional
         Case id for the report (default: gt's file name, or ``"case"``).
+    device : {"cpu", "gpu"}
+        ``"gpu"``: the labels cross to the GPU once (in their stored dtype) and
+        the confusion matrix and distance transforms run there with CuPy.
 
     Returns
     -------
@@ -163,7 +167,8 @@ def score_case(
             f"--spacing: {len(spacing)} values given for a {gt.labels.ndim}-D volume ({gt.path or 'gt'})"
         )
     names = (pred.path or "pred", gt.path or "gt")
-    joint = joint_counts(pred.labels, gt.labels, ignore_label=spec.ignore_label, names=names)
+    p_arr, g_arr = _on_device(pred.labels, gt.labels, device)
+    joint = joint_counts(p_arr, g_arr, ignore_label=spec.ignore_label, names=names)
     classes = spec.resolve([int(v) for v in joint.values])
     counts = joint.class_counts([c.members for c in classes])
     overlap_names = [m for m in settings.metrics if METRICS[m].kind == "overlap"]
@@ -173,7 +178,7 @@ def score_case(
         empty=settings.empty, metrics=overlap_names,
     )
     if settings.surface_metrics:
-        values.update(_surface(pred, gt, classes, spacing, settings))
+        values.update(_surface(p_arr, g_arr, gt.shape, classes, spacing, settings))
     voxel_ml = float(np.prod(spacing)) / 1000.0
     plain = [i for i, c in enumerate(classes) if not c.is_region and c.key != 0]
     gd = generalized_dice_from_counts(
@@ -202,22 +207,42 @@ def _case_name(gt: LabelVolume) -> str:
     return case_id(gt.path)
 
 
+def _on_device(pred: Any, gt: Any, device: str) -> tuple[Any, Any]:
+    """Both label arrays where the work runs: unchanged for the CPU, one transfer each for the GPU."""
+    if device == "cpu":
+        return pred, gt
+    if device != "gpu":
+        raise OptionError(f"--device: expected cpu or gpu here, got {device!r}")
+    from segeval._optional import import_optional
+
+    cupy = import_optional("cupy")
+    return cupy.asarray(pred), cupy.asarray(gt)
+
+
 def _surface(
-    pred: LabelVolume,
-    gt: LabelVolume,
+    pred: Any,
+    gt: Any,
+    shape: Sequence[int],
     classes: list[ScoredClass],
     spacing: Sequence[float],
     settings: ScoreSettings,
 ) -> dict[str, np.ndarray]:
-    """Distance metrics for every class, with the ignore label and ``--inf-distance`` applied."""
-    from segeval.metrics.surface import surface_metrics
+    """Distance metrics for every class, with the ignore label and ``--inf-distance`` applied.
 
-    p = pred.labels
+    NumPy arrays use the KD-tree path; CuPy arrays the distance-transform path
+    (same numbers, see :mod:`segeval.metrics.surface_edt`).
+    """
+    on_gpu = type(pred).__module__.startswith("cupy")
+    xp: Any = __import__("cupy") if on_gpu else np
+    p, g = pred, gt
+    if p.dtype.kind == "f":  # whole-number floats (checked by the confusion pass)
+        p = p.astype(xp.int64)
+    if g.dtype.kind == "f":
+        g = g.astype(xp.int64)
     if settings.spec.ignore_label is not None:
         # Predictions inside ignored regions say nothing: drop them before boundaries are found.
-        p = np.where(np.asarray(gt.labels) == settings.spec.ignore_label, 0, np.asarray(p))
-    out = surface_metrics(
-        p, gt.labels,
+        p = xp.where(g == settings.spec.ignore_label, 0, p)
+    kwargs: dict[str, Any] = dict(
         classes=[c.members for c in classes],
         spacing_mm=spacing,
         tolerance_mm=settings.tolerance_mm,
@@ -225,9 +250,17 @@ def _surface(
         metrics=settings.surface_metrics,
         empty=settings.empty,
     )
+    if on_gpu:
+        from segeval.metrics.surface_edt import surface_metrics_edt
+
+        out = surface_metrics_edt(p, g, **kwargs)
+    else:
+        from segeval.metrics.surface import surface_metrics
+
+        out = surface_metrics(p, g, **kwargs)
     if settings.inf_distance is not None:
         if settings.inf_distance == "diagonal":
-            fill = math.sqrt(sum((n * s) ** 2 for n, s in zip(gt.shape, spacing)))
+            fill = math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing)))
         else:
             fill = float(settings.inf_distance)
         out = {k: (np.where(np.isinf(v), fill, v) if k != "nsd" else v) for k, v in out.items()}
@@ -253,6 +286,7 @@ def score(
     percentile: float = 95.0,
     inf_distance: str | float | None = None,
     check_geometry: bool = True,
+    device: str = "cpu",
 ) -> Report:
     """Score a prediction against a ground truth: paths or arrays in, a report out.
 
@@ -278,6 +312,9 @@ def score(
         Voxel spacing (for arrays and ``.npy``; overrides the header otherwise).
     check_geometry : bool
         Refuse pairs whose spacing, origin or direction differ.
+    device : {"cpu", "gpu", "auto"}
+        Where to compute; ``"gpu"`` needs CuPy and a CUDA device, ``"auto"`` uses
+        one when present.
 
     Returns
     -------
@@ -322,7 +359,9 @@ def score(
         from segeval.errors import GeometryMismatchError
 
         raise GeometryMismatchError(f"pred and gt shapes differ: pred {pred_vol.shape} vs gt {gt_vol.shape}")
-    result = score_case(pred_vol, gt_vol, settings)
+    from segeval.backends import resolve_device
+
+    result = score_case(pred_vol, gt_vol, settings, device=resolve_device(device))
     return Report(settings=settings.to_dict(), cases=[result])
 
 

@@ -161,19 +161,9 @@ def output_format(fmt: str | None, output: Path | None) -> str:
 
 def check_device(device: str) -> str:
     """Validate ``--device`` and return the backend to use ('cpu' or 'gpu')."""
-    device = device.lower()
-    if device not in ("cpu", "gpu", "auto"):
-        raise OptionError(f"--device: expected cpu, gpu or auto; got {device!r}")
-    if device == "cpu":
-        return "cpu"
-    from segeval.backends import gpu_available
+    from segeval.backends import resolve_device
 
-    ok, why = gpu_available()
-    if device == "gpu" and not ok:
-        from segeval.errors import MissingDependencyError
-
-        raise MissingDependencyError(f"--device gpu: {why}")
-    return "gpu" if ok else "cpu"
+    return resolve_device(device)
 
 
 def stdout_console() -> Any:

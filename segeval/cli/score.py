@@ -88,14 +88,14 @@ def score_command(
         inf_distance=inf_distance,
     )
     checks = _gate_checks(fail_under, config)
-    check_device(device)
+    backend = check_device(device)
     pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm)
     gt_vol = read_volume(gt, spacing_mm=settings.spacing_mm)
     if resample_pred:
         pred_vol = resample_to(pred_vol, gt_vol)
     else:
         check_same_geometry(pred_vol, gt_vol)
-    result = score_case(pred_vol, gt_vol, settings)
+    result = score_case(pred_vol, gt_vol, settings, device=backend)
     for note in result.notes:
         warn(f"{gt}: {note}", quiet=quiet)
 

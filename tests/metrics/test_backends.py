@@ -101,3 +101,33 @@ def test_device_gpu_without_cupy_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(MissingDependencyError, match="segeval\\[gpu\\]|CUDA device"):
         check_device("gpu")
     assert check_device("auto") == "cpu"
+
+
+@pytest.mark.gpu
+def test_score_on_gpu_equals_cpu() -> None:
+    if not _GPU_OK:
+        pytest.skip(f"no GPU backend: {_GPU_WHY}")
+    pred, gt = _pair(6)
+    kw = dict(spacing_mm=(0.8, 0.8, 2.0), metrics="all", regions={"r": [1, 2]}, ignore_label=5)
+    cpu = segeval.score(pred, gt, device="cpu", **kw).to_frame()
+    gpu = segeval.score(pred, gt, device="gpu", **kw).to_frame()
+    counts = ["tp", "fp", "fn", "tn"]
+    np.testing.assert_array_equal(gpu[counts].to_numpy(), cpu[counts].to_numpy())
+    metrics = [c for c in cpu.columns if c not in ("label", "name", *counts)]
+    np.testing.assert_allclose(gpu[metrics].to_numpy(float), cpu[metrics].to_numpy(float), rtol=1e-9)
+
+
+def test_cli_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
+    if _GPU_OK:
+        pytest.skip("a GPU is present here; this checks the message given without one")
+    from typer.testing import CliRunner
+
+    from segeval.cli import app
+
+    pred, gt = _pair(7)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    r = CliRunner().invoke(app, ["score", str(tmp_path / "p.npy"), str(tmp_path / "g.npy"), "--device", "gpu"])
+    assert r.exit_code == 2
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--device gpu" in lines[0] and "pip install" in lines[0]
