@@ -70,14 +70,28 @@ class JointCounts:
         dict of str to ndarray of int64, shape (C,)
             ``tp``, ``fp``, ``fn``, ``tn``, ``n_pred`` (= tp + fp) and ``n_gt`` (= tp + fn).
         """
-        member = np.zeros((len(classes), self.values.size), dtype=np.int64)
-        for c, members in enumerate(classes):
-            member[c] = np.isin(self.values, np.asarray(list(members), dtype=np.int64))
         rows = self.counts.sum(axis=1)
         cols = self.counts.sum(axis=0)
-        tp = np.einsum("ci,ij,cj->c", member, self.counts, member)
-        n_gt = member @ rows
-        n_pred = member @ cols
+        if all(len(m) == 1 for m in classes):
+            # Plain labels (the common case): diagonal, row and column sums, no matrix products.
+            labels = np.asarray([m[0] for m in classes], dtype=np.int64)
+            if self.values.size:
+                pos = np.clip(np.searchsorted(self.values, labels), 0, self.values.size - 1)
+                found = self.values[pos] == labels
+            else:
+                pos = np.zeros(labels.size, dtype=np.int64)
+                found = np.zeros(labels.size, dtype=bool)
+            diag = np.diagonal(self.counts)
+            tp = np.where(found, diag[pos] if diag.size else 0, 0).astype(np.int64)
+            n_gt = np.where(found, rows[pos] if rows.size else 0, 0).astype(np.int64)
+            n_pred = np.where(found, cols[pos] if cols.size else 0, 0).astype(np.int64)
+        else:
+            member = np.zeros((len(classes), self.values.size), dtype=np.int64)
+            for c, members in enumerate(classes):
+                member[c] = np.isin(self.values, np.asarray(list(members), dtype=np.int64))
+            tp = np.einsum("ci,ij,cj->c", member, self.counts, member)
+            n_gt = member @ rows
+            n_pred = member @ cols
         fp = n_pred - tp
         fn = n_gt - tp
         tn = self.total - tp - fp - fn
