@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
-import contextlib
+import math
 import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from segeval.cli import app
 from segeval.cli._common import (
-    AlphaOpt, BackgroundOpt, BetaOpt, ConfigOpt, DebugOpt, DeviceOpt, EmptyOpt, FailUnderOpt,
-    FormatOpt, IgnoreOpt, InfOpt, LabelNamesOpt, LabelsOpt, MetricsOpt, OutputOpt, PercentileOpt,
-    QuietOpt, RegionOpt, ResampleOpt, SmoothOpt, SpacingOpt, ToleranceOpt, build_settings,
-    check_device, output_format, stderr_console, stdout_console, warn,
+    AlphaOpt,
+    BackgroundOpt,
+    BetaOpt,
+    ConfigOpt,
+    DebugOpt,
+    DeviceOpt,
+    EmptyOpt,
+    FailUnderOpt,
+    FormatOpt,
+    IgnoreOpt,
+    InfOpt,
+    LabelNamesOpt,
+    LabelsOpt,
+    MetricsOpt,
+    OutputOpt,
+    PercentileOpt,
+    QuietOpt,
+    RegionOpt,
+    ResampleOpt,
+    SmoothOpt,
+    SpacingOpt,
+    ToleranceOpt,
+    build_settings,
+    check_device,
+    output_format,
+    stderr_console,
+    stdout_console,
+    warn,
 )
 from segeval.cli.score import _gate_checks, _judge
 
@@ -36,9 +60,9 @@ _LISTED = 10  # case ids named per line in the pairing report and failure list
     ),
 )
 def batch_command(
-    pred_dir: Annotated[Optional[Path], typer.Argument(
+    pred_dir: Annotated[Path | None, typer.Argument(
         help="Folder of predicted label volumes.", metavar="PRED_DIR", show_default=False)] = None,
-    gt_dir: Annotated[Optional[Path], typer.Argument(
+    gt_dir: Annotated[Path | None, typer.Argument(
         help="Folder of ground-truth label volumes; a dataset.json in it or beside it names the labels.",
         metavar="GT_DIR", show_default=False)] = None,
     labels: LabelsOpt = None,
@@ -61,25 +85,25 @@ def batch_command(
     device: DeviceOpt = "cpu",
     fail_under: FailUnderOpt = None,
     config: ConfigOpt = None,
-    jobs: Annotated[Optional[int], typer.Option(
+    jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", help="Worker processes. Default: all cores; 1 scores in this process.")] = None,
-    pattern: Annotated[Optional[str], typer.Option(
+    pattern: Annotated[str | None, typer.Option(
         "--pattern", help="Glob of the files that are cases, e.g. '*.nii.gz'. Default: every readable volume.")] = None,
-    pairs: Annotated[Optional[Path], typer.Option(
+    pairs: Annotated[Path | None, typer.Option(
         "--pairs", help="CSV with columns case,pred,gt (paths relative to it), instead of PRED_DIR GT_DIR.")] = None,
     missing: Annotated[str, typer.Option(
         "--missing", help="A GT case without prediction: error (a failed case), zero (scored as an empty "
         "prediction) or skip (left out, listed).")] = "error",
-    summary: Annotated[Optional[Path], typer.Option(
+    summary: Annotated[Path | None, typer.Option(
         "--summary", help="Write per-label statistics (mean, std, median, min, max, n, n_nan) to a "
         ".csv, .json or .md file.")] = None,
-    nnunet_summary: Annotated[Optional[Path], typer.Option(
+    nnunet_summary: Annotated[Path | None, typer.Option(
         "--nnunet-summary", help="Also write nnU-Net v2's summary.json layout (metric_per_case, mean, "
         "foreground_mean) to this file.")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="With -o: keep the cases already scored there (by an interrupted or earlier run) "
         "and score only the rest; failed cases are tried again.")] = False,
-    scheduler: Annotated[Optional[str], typer.Option(
+    scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Dask scheduler ADDRESS to run cases on (needs segeval[dask]).")] = None,
     debug: DebugOpt = False,
     quiet: QuietOpt = False,
@@ -93,12 +117,12 @@ def batch_command(
     not met; 2 on bad input; 3 when some cases failed (they are in the report,
     with their error).
     """
-    from segeval.batch import find_dataset_json, pair_cases, read_pairs_csv
+    from segeval.batch import MISSING_POLICIES, find_dataset_json, pair_cases, read_pairs_csv
     from segeval.errors import InputError, OptionError
     from segeval.labels import read_label_names
 
     out_fmt = output_format(fmt, output)
-    if missing not in ("error", "zero", "skip"):
+    if missing not in MISSING_POLICIES:
         raise OptionError(f"--missing: expected error, zero or skip; got {missing!r}")
     if jobs is not None and jobs < 1:
         raise OptionError(f"--jobs: must be at least 1 (got {jobs})")
@@ -113,6 +137,8 @@ def batch_command(
     if pairs is not None:
         if pred_dir is not None or gt_dir is not None:
             raise OptionError("--pairs replaces PRED_DIR and GT_DIR; give one or the other")
+        if pattern is not None:
+            raise OptionError("--pattern chooses files in PRED_DIR and GT_DIR; with --pairs, list the files there")
         pairing = read_pairs_csv(pairs)
         dataset_json = None
     else:
@@ -125,7 +151,9 @@ def batch_command(
 
     names: dict[int, str] = {}
     regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    if dataset_json is not None and label_names is None:
+    if label_names is not None:
+        dataset_json = None  # the names given win over the folder's dataset.json
+    if dataset_json is not None:
         names, regions = read_label_names(dataset_json)
     settings = build_settings(
         labels=labels, label_names=label_names, region=region, ignore_label=ignore_label,
@@ -137,6 +165,10 @@ def batch_command(
     check_device(device)
     if not quiet:
         _report_pairing(pairing, missing, dataset_json)
+        ignore = [k for k, v in names.items() if v.strip().lower() == "ignore"]
+        if ignore and ignore_label is None:
+            warn(f"{dataset_json} names label {ignore[0]} 'ignore', which nnU-Net leaves out of every count; "
+                 f"give --ignore-label {ignore[0]} to do the same")
 
     # The numbers: scored here, or kept from the run being resumed.
     report = _score_all(
@@ -212,8 +244,7 @@ def _score_all(
     stream = ResultStream(output, out_fmt, settings_dict, kept=kept) if output is not None else None
     try:
         # run_batch starts the workers before the progress bar starts its thread.
-        with contextlib.closing(run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred,
-                                          missing=missing)) as run, \
+        with run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing) as run, \
                 _progress(len(todo), enabled=not quiet and sys.stderr.isatty()) as progress:
             bar = progress.add_task("Scoring", total=len(todo), failed="")
             n_failed = 0
@@ -227,8 +258,12 @@ def _score_all(
         if stream is not None:
             stream.close()
         scored = len(results) - len(kept)
-        where = (f"the {len(results)} finished cases are in {stream.journal}; run the same command with --resume "
-                 "to score the rest") if stream is not None else "nothing was saved (give -o FILE to keep results)"
+        if stream is None:
+            where = "nothing was saved (give -o FILE to keep results)"
+        else:
+            kept_in = stream.output if out_fmt == "csv" else stream.journal
+            where = (f"the {len(results)} finished cases are in {kept_in}; run the same command with --resume "
+                     "to score the rest")
         sys.stderr.write(f"segeval: interrupted after {scored} of {len(todo)} cases; {where}\n")
         return None
     report = Report(settings=settings_dict, cases=sorted(results.values(), key=lambda c: c.case))
@@ -355,12 +390,17 @@ def _write_nnunet(path: Path, report: Report, settings: Any) -> None:
 def _progress(total: int, *, enabled: bool) -> Any:
     """Cases done, failed, rate and time left, on stderr; nothing when disabled."""
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
     from rich.text import Text
 
-    class RateColumn(ProgressColumn):  # type: ignore[misc]
+    class RateColumn(ProgressColumn):
         def render(self, task: Any) -> Text:
             elapsed = task.elapsed or 0.0
             if not task.completed or elapsed <= 0:
@@ -371,19 +411,19 @@ def _progress(total: int, *, enabled: bool) -> Any:
 
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]}"), RateColumn(), TimeElapsedColumn(),
-        TextColumn("left"), TimeRemainingColumn(),
+        TextColumn("{task.fields[failed]}"), RateColumn(), TimeElapsedColumn(), TextColumn("elapsed,"),
+        TimeRemainingColumn(), TextColumn("left"),
         console=stderr_console(), disable=not enabled, transient=False,
     )
 
 
 def _summary_tables(report: Report, *, explicit_metrics: bool) -> list[Any]:
-    """The per-label statistics table and the five worst cases by macro Dice."""
+    """The per-label statistics table, the generalized Dice line and the five worst cases by macro Dice."""
     from rich.table import Table
     from rich.text import Text
 
     from segeval.batch import worst_cases
-    from segeval.report.terminal import cell, table_metrics
+    from segeval.report.terminal import _SHORT, cell, table_metrics
 
     summary = report.summary()
     metrics = table_metrics(report.metrics, explicit_metrics)
@@ -392,38 +432,39 @@ def _summary_tables(report: Report, *, explicit_metrics: bool) -> list[Any]:
     if summary["n_failed"]:
         title += f" ({summary['n_failed']} failed)"
     table = Table(title=title, title_justify="left", header_style="bold", show_edge=False,
-                  pad_edge=False, box=None)
-    for name, justify in (("Label", "right"), ("Name", "left"), ("Metric", "left"), ("Mean", "right"),
-                          ("Std", "right"), ("Median", "right"), ("Min", "right"), ("Max", "right"),
-                          ("N", "right"), ("NaN", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+                  pad_edge=False, box=None, collapse_padding=True)
+    table.add_column("Label", justify="right", no_wrap=True)
+    table.add_column("Name", overflow="ellipsis", max_width=14, no_wrap=True)
+    table.add_column("Metric", no_wrap=True)
+    for name in ("Mean", "Std", "Median", "Min", "Max", "N", "NaN"):
+        table.add_column(name, justify="right", no_wrap=True)
+    stats = ("mean", "std", "median", "min", "max")
     for entry in summary["per_label"]:
         for i, m in enumerate(metrics):
             s = entry[m]
             table.add_row(
-                str(entry["label"]) if i == 0 else "", (entry.get("name") or "") if i == 0 else "", m,
-                *[cell(m, s[k]) for k in ("mean", "std", "median", "min", "max")], str(s["n"]), str(s["n_nan"]),
+                str(entry["label"]) if i == 0 else "", (entry.get("name") or "") if i == 0 else "",
+                _SHORT.get(m, m), *[cell(m, s[k]) for k in stats], str(s["n"]), str(s["n_nan"]),
             )
     table.add_section()
     for m in metrics:
-        table.add_row(Text("macro", style="bold"), "", m, cell(m, summary["macro"][m]), *[""] * 6)
+        table.add_row(Text("macro", style="bold"), "", _SHORT.get(m, m), cell(m, summary["macro"][m]), *[""] * 6)
     gd = summary["generalized_dice"]
-    table.add_row(Text("GD", style="bold"), "per case", "generalized_dice",
-                  *[cell("dice", gd[k]) for k in ("mean", "std", "median", "min", "max")],
-                  str(gd["n"]), str(gd["n_nan"]))
-    out: list[Any] = [table]
-    if "dice" in report.metrics:
-        worst = worst_cases(report.cases, metric="dice", n=5)
-        if worst:
-            low = Table(title="Worst cases by macro Dice", title_justify="left", header_style="bold",
-                        show_edge=False, pad_edge=False, box=None)
-            low.add_column("Case", no_wrap=True)
-            low.add_column("Macro Dice", justify="right", no_wrap=True)
-            low.add_column("Lowest class", no_wrap=True)
-            for case, value in worst:
-                scored = [r for r in case.labels if r.get("dice") == r.get("dice")]  # NaN != NaN
-                lowest = min(scored, key=lambda r: r["dice"])
-                label = f"{lowest['label']}" + (f" {lowest['name']}" if lowest.get("name") else "")
-                low.add_row(case.case, cell("dice", value), f"{label}: {lowest['dice']:.3f}")
-            out.append(low)
+    num = {k: cell("dice", gd[k]).plain for k in stats}
+    nan = f", {gd['n_nan']} NaN" if gd["n_nan"] else ""
+    gd_line = Text(f"Generalized Dice: mean {num['mean']} ± {num['std']}, median {num['median']}, "
+                   f"range {num['min']}–{num['max']}, {gd['n']} cases{nan}")
+    out: list[Any] = [table, gd_line]
+    worst = worst_cases(report.cases, metric="dice", n=5) if "dice" in report.metrics else []
+    if worst:
+        low = Table(title="Worst cases by macro Dice", title_justify="left", header_style="bold",
+                    show_edge=False, pad_edge=False, box=None, collapse_padding=True)
+        low.add_column("Case", no_wrap=True)
+        low.add_column("Macro Dice", justify="right", no_wrap=True)
+        low.add_column("Lowest class", overflow="ellipsis", no_wrap=True)
+        for case, value in worst:
+            lowest = min((r for r in case.labels if not math.isnan(r["dice"])), key=lambda r: r["dice"])
+            label = f"{lowest['label']}" + (f" {lowest['name']}" if lowest.get("name") else "")
+            low.add_row(case.case, cell("dice", value), f"{label}: {lowest['dice']:.3f}")
+        out.append(low)
     return out

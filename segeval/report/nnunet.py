@@ -1,0 +1,132 @@
+"""nnU-Net v2's ``summary.json`` layout, so that tooling built on nnU-Net's evaluation reads segeval's results.
+
+nnU-Net v2 (``nnunetv2/evaluation/evaluate_predictions.py``) writes::
+
+    {"foreground_mean": {"Dice": ..., "IoU": ..., "FP": ..., ...},
+     "mean": {"1": {"Dice": ..., ...}, "(1, 2, 3)": {...}},
+     "metric_per_case": [{"metrics": {"1": {"Dice": ..., "IoU": ..., "FP": ..., "TP": ...,
+                                            "FN": ..., "TN": ..., "n_pred": ..., "n_ref": ...}},
+                          "prediction_file": "...", "reference_file": "..."}]}
+
+with labels keyed ``str(label)`` and regions ``str(tuple(members))``, keys
+sorted, indented by 4, NaN written as Python's ``json`` writes it (``NaN``;
+nnU-Net's ``load_summary_json`` and any Python ``json.load`` read it back).
+Dice and IoU follow nnU-Net, not segeval's ``--empty``/``--smooth``: NaN when
+the class is absent from both volumes, else 2TP/(2TP+FP+FN) and TP/(TP+FP+FN).
+
+One deliberate difference: nnU-Net's ``foreground_mean`` is ``np.mean`` over
+the per-class means, so one class that is NaN in every case (absent from
+every reference and prediction) makes it NaN; here such classes are left out
+(a NaN-aware mean), as nnU-Net already does for the per-class means.
+Failed cases (``error`` set) have no entry: nnU-Net has no way to record them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from segeval.report.schema import CaseResult
+
+__all__ = ["NNUNET_METRICS", "nnunet_key", "nnunet_summary", "to_nnunet_json"]
+
+#: Metric keys of every class entry, in nnU-Net's order.
+NNUNET_METRICS: tuple[str, ...] = ("Dice", "IoU", "FP", "TP", "FN", "TN", "n_pred", "n_ref")
+
+
+def nnunet_key(record: dict[str, Any]) -> str:
+    """nnU-Net's key of a segeval label record: ``"3"`` for a label, ``"(1, 2, 3)"`` for a region.
+
+    Examples
+    --------
+    >>> nnunet_key({"label": 3}), nnunet_key({"label": "WT", "members": [1, 2, 3]})
+    ('3', '(1, 2, 3)')
+    """
+    if isinstance(record["label"], str):
+        return str(tuple(int(m) for m in record.get("members") or ()))
+    return str(int(record["label"]))
+
+
+def _class_metrics(tp: int, fp: int, fn: int, tn: int) -> dict[str, Any]:
+    denom = tp + fp + fn
+    nan = float("nan")
+    return {
+        "Dice": 2 * tp / (2 * tp + fp + fn) if denom else nan,
+        "IoU": tp / denom if denom else nan,
+        "FP": fp, "TP": tp, "FN": fn, "TN": tn,
+        "n_pred": fp + tp, "n_ref": fn + tp,
+    }
+
+
+def _nanmean(values: Iterable[float]) -> float:
+    # np.nanmean, as nnU-Net computes it (same summation, same last bits), minus
+    # its "Mean of empty slice" warning when every value is NaN.
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.size == 0 or np.isnan(arr).all():
+        return float("nan")
+    return float(np.nanmean(arr))
+
+
+def _sort_key(key: str) -> tuple[int, Any]:
+    return (0, int(key)) if key.lstrip("-").isdigit() else (1, key)
+
+
+def nnunet_summary(
+    cases: Sequence[CaseResult], *, extra_labels: Iterable[int] = ()
+) -> dict[str, Any]:
+    """The nnU-Net v2 ``summary.json`` dict of a batch's cases.
+
+    Parameters
+    ----------
+    cases : sequence of CaseResult
+        Scored cases; failed ones are left out.
+    extra_labels : iterable of int
+        Labels to report even where no case has them (nnU-Net evaluates every
+        foreground label of ``dataset.json``); they come out NaN.
+
+    Returns
+    -------
+    dict
+        ``metric_per_case``, ``mean`` and ``foreground_mean``. Every case has
+        every class seen in any case: a class absent from a case (from both
+        of its volumes) has TP = FP = FN = 0, TN = all voxels counted, and NaN
+        Dice/IoU, as nnU-Net computes it.
+    """
+    ok = [c for c in cases if c.error is None]
+    keys: dict[str, None] = {str(int(k)): None for k in extra_labels}
+    for c in ok:
+        for r in c.labels:
+            keys.setdefault(nnunet_key(r), None)
+    ordered = sorted(keys, key=_sort_key)
+    per_case: list[dict[str, Any]] = []
+    for c in ok:
+        found = {nnunet_key(r): r for r in c.labels}
+        if c.labels:
+            r0 = c.labels[0]
+            total = int(r0["tp"]) + int(r0["fp"]) + int(r0["fn"]) + int(r0["tn"])
+        else:
+            total = math.prod(int(s) for s in c.shape)
+        metrics: dict[str, dict[str, Any]] = {}
+        for k in ordered:
+            if k in found:
+                r = found[k]
+                metrics[k] = _class_metrics(int(r["tp"]), int(r["fp"]), int(r["fn"]), int(r["tn"]))
+            else:
+                metrics[k] = _class_metrics(0, 0, 0, total)
+        per_case.append({"metrics": metrics, "prediction_file": c.pred, "reference_file": c.gt})
+    mean = {
+        k: {m: _nanmean(pc["metrics"][k][m] for pc in per_case) for m in NNUNET_METRICS}
+        for k in ordered
+    }
+    foreground = [k for k in ordered if k != "0"]
+    foreground_mean = {m: _nanmean(mean[k][m] for k in foreground) for m in NNUNET_METRICS}
+    return {"metric_per_case": per_case, "mean": mean, "foreground_mean": foreground_mean}
+
+
+def to_nnunet_json(summary: dict[str, Any]) -> str:
+    """The text nnU-Net's ``save_json`` writes: sorted keys, indent 4, NaN as ``NaN``, no final newline."""
+    return json.dumps(summary, sort_keys=True, indent=4)
