@@ -429,6 +429,11 @@ def run_batch(
     n_jobs = min(n_jobs, max(1, len(todo)))
     source: Iterator[CaseResult]
     if n_jobs == 1:
+        if len(todo) > 1:
+            # Several cases repay numba's one-off start-up; a single one is faster on NumPy.
+            from segeval.metrics import _kernels
+
+            _kernels.warm_up()
         source = (score_task(t, settings, resample_pred=resample_pred) for t in todo)
     else:
         source = _PoolRun(todo, settings, jobs=n_jobs, resample_pred=resample_pred)
@@ -513,6 +518,9 @@ def _prewarm() -> None:
         import segeval.io.nifti  # noqa: F401 - nibabel and the gzip decoder
 
         cpu_target.target_context.refresh()
+        from segeval.metrics import _kernels
+
+        _kernels.warm_up()  # every worker then counts with numba from its first case
 
 
 def _init_worker(threads: int) -> None:
@@ -528,6 +536,9 @@ def _init_worker(threads: int) -> None:
         pass
     else:
         numba.set_num_threads(max(1, min(threads, int(getattr(numba.config, "NUMBA_NUM_THREADS", threads)))))
+        from segeval.metrics import _kernels
+
+        _kernels.warm_up()  # no-op in a fork of a warmed parent; one start-up per forkserver worker
     watcher = threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True)
     watcher.start()
 

@@ -32,6 +32,10 @@ def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     if request.param == "numba":
         if not _kernels.HAVE_NUMBA:
             pytest.skip("numba is not importable (or SEGEVAL_NO_NUMBA is set)")
+        # Small test arrays would take the NumPy path in a cold process; force numba.
+        monkeypatch.setattr(_kernels, "joint_hist", _kernels._joint_hist_nb)
+        monkeypatch.setattr(_kernels, "presence", _kernels._presence_nb)
+        monkeypatch.setattr(_kernels, "minmax", _kernels._minmax_nb)
     else:
         use_numpy_kernels(monkeypatch)
     return str(request.param)

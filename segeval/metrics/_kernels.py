@@ -796,7 +796,64 @@ def _minmax_nb(a: np.ndarray) -> tuple[float, float, bool]:
     return float(out[:, 0].min()), float(out[:, 1].max()), not out[:, 2].any()
 
 
+# numba's first kernel call in a process costs about 0.5 s (its typing registries,
+# SciPy's BLAS among them) on top of the import, while the NumPy kernels cost
+# about 2.5 ns a voxel pair. A cold process therefore takes the NumPy path unless
+# the volume is large enough to repay the start-up; once numba is up (batch warms
+# it before forking workers, or a previous large case started it), every call
+# uses it. Both paths give identical counts.
+_NUMBA_MIN_VOXELS = 1 << 28
+_numba_ready = False
+
+
+def warm_up() -> bool:
+    """Load numba and its kernels now (e.g. before forking batch workers); True if it is usable."""
+    global _numba_ready
+    if not HAVE_NUMBA or _compiled() is None:
+        return False
+    tiny = np.zeros(16, dtype=np.uint8)
+    _joint_hist_nb(tiny, tiny, np.arange(256, dtype=np.int64), 0, np.arange(256, dtype=np.int64), 0,
+                   256, 256, 0, 0)
+    _numba_ready = True
+    return True
+
+
+def _use_numba(n_voxels: int) -> bool:
+    if not HAVE_NUMBA or _numba_broken:
+        return False
+    if _numba_ready or n_voxels >= _NUMBA_MIN_VOXELS:
+        return warm_up()
+    return False
+
+
+def _joint_hist_auto(
+    a: np.ndarray,
+    b: np.ndarray,
+    lut_a: np.ndarray,
+    off_a: int,
+    lut_b: np.ndarray,
+    off_b: int,
+    ka: int,
+    kb: int,
+    za: int,
+    zb: int,
+) -> np.ndarray:
+    """Joint histogram on numba when it is up (or worth starting), else NumPy."""
+    kernel = _joint_hist_nb if _use_numba(a.shape[0]) else _joint_hist_py
+    return kernel(a, b, lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
+
+
+def _presence_auto(a: np.ndarray, off: int, size: int) -> np.ndarray:
+    """Value counts on numba when it is up (or worth starting), else NumPy."""
+    return (_presence_nb if _use_numba(a.shape[0]) else _presence_py)(a, off, size)
+
+
+def _minmax_auto(a: np.ndarray) -> tuple[float, float, bool]:
+    """(min, max, whole and finite) on numba when it is up (or worth starting), else NumPy."""
+    return (_minmax_nb if _use_numba(a.shape[0]) else _minmax_py)(a)
+
+
 if HAVE_NUMBA:
-    joint_hist = _joint_hist_nb
-    presence = _presence_nb
-    minmax = _minmax_nb
+    joint_hist = _joint_hist_auto
+    presence = _presence_auto
+    minmax = _minmax_auto

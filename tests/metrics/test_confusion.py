@@ -258,9 +258,9 @@ def _codes_input(rng: np.random.Generator, dtype: object, n: int, values: list[i
 # The numba entry points are compared through the module's dispatch functions (what
 # joint_counts calls), whose signatures are those of the _py functions; the compiled
 # kernels' own signatures are private to _kernels and may change with tuning.
-_NUMBA_JOINT_HIST = _kernels.joint_hist
-_NUMBA_PRESENCE = _kernels.presence
-_NUMBA_MINMAX = _kernels.minmax
+_NUMBA_JOINT_HIST = getattr(_kernels, "_joint_hist_nb", _kernels.joint_hist)
+_NUMBA_PRESENCE = getattr(_kernels, "_presence_nb", _kernels.presence)
+_NUMBA_MINMAX = getattr(_kernels, "_minmax_nb", _kernels.minmax)
 
 
 @needs_numba
