@@ -809,6 +809,8 @@ _numba_ready = False
 def warm_up() -> bool:
     """Load numba and its kernels now (e.g. before forking batch workers); True if it is usable."""
     global _numba_ready
+    if _numba_ready:
+        return True
     if not HAVE_NUMBA or _compiled() is None:
         return False
     tiny = np.zeros(16, dtype=np.uint8)
@@ -819,11 +821,11 @@ def warm_up() -> bool:
 
 
 def _use_numba(n_voxels: int) -> bool:
+    if _numba_ready:
+        return True
     if not HAVE_NUMBA or _numba_broken:
         return False
-    if _numba_ready or n_voxels >= _NUMBA_MIN_VOXELS:
-        return warm_up()
-    return False
+    return n_voxels >= _NUMBA_MIN_VOXELS and warm_up()
 
 
 def _joint_hist_auto(
