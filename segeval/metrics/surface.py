@@ -33,7 +33,7 @@ import numbers
 import operator
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -712,11 +712,19 @@ def surface_metrics(
     _check_options(tolerance_mm, percentile, empty)
     cls = _normalise_classes(classes, "classes")
     cls, distances = _class_distances(pred, gt, cls, spacing_mm)
-    out = {m: np.empty(len(cls)) for m in names}
-    for t, (d_pg, d_gp) in enumerate(distances):
-        for m, value in _reduce(d_pg, d_gp, names, tolerance_mm, percentile, empty).items():
-            out[m][t] = value
-    return out
+    return _reduce_all(distances, names, tolerance_mm, percentile, empty)
+
+
+def _reduce_all(
+    distances: Iterable[tuple[FloatArray, FloatArray]],
+    names: tuple[str, ...],
+    tolerance_mm: float,
+    percentile: float,
+    empty: str,
+) -> dict[str, FloatArray]:
+    """Every requested metric of every class, from each class's (d_PG, d_GP)."""
+    rows = [_reduce(d_pg, d_gp, names, tolerance_mm, percentile, empty) for d_pg, d_gp in distances]
+    return {m: np.array([r[m] for r in rows], dtype=np.float64) for m in names}
 
 
 def _one_metric(

@@ -27,7 +27,7 @@ from segeval.metrics.surface import (
     _check_options,
     _check_spacing,
     _normalise_classes,
-    _reduce,
+    _reduce_all,
 )
 
 
@@ -131,9 +131,5 @@ def surface_metrics_edt(
     if cls is None:
         present = np.union1d(_host(xp.unique(pred)), _host(xp.unique(gt))).astype(np.int64)
         cls = [(int(v),) for v in present if v > 0]
-    out = {m: np.empty(len(cls)) for m in names}
-    for t, members in enumerate(cls):
-        d_pg, d_gp = class_distances_edt(pred, gt, members, spacing, xp, ndi)
-        for m, value in _reduce(d_pg, d_gp, names, tolerance_mm, percentile, empty).items():
-            out[m][t] = value
-    return out
+    distances = (class_distances_edt(pred, gt, members, spacing, xp, ndi) for members in cls)
+    return _reduce_all(distances, names, tolerance_mm, percentile, empty)
