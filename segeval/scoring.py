@@ -242,14 +242,14 @@ def _surface(
     if settings.spec.ignore_label is not None:
         # Predictions inside ignored regions say nothing: drop them before boundaries are found.
         p = xp.where(g == settings.spec.ignore_label, 0, p)
-    kwargs: dict[str, Any] = dict(
-        classes=[c.members for c in classes],
-        spacing_mm=spacing,
-        tolerance_mm=settings.tolerance_mm,
-        percentile=settings.percentile,
-        metrics=settings.surface_metrics,
-        empty=settings.empty,
-    )
+    kwargs: dict[str, Any] = {
+        "classes": [c.members for c in classes],
+        "spacing_mm": spacing,
+        "tolerance_mm": settings.tolerance_mm,
+        "percentile": settings.percentile,
+        "metrics": settings.surface_metrics,
+        "empty": settings.empty,
+    }
     if on_gpu:
         from segeval.metrics.surface_edt import surface_metrics_edt
 

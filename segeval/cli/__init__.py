@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 try:  # Typer >= 0.20 vendors click; its exceptions derive from TyperException.
     from typer.exceptions import TyperException as _UsageError
 except ImportError:  # pragma: no cover - older Typer on real click
-    from click import ClickException as _UsageError  # type: ignore[assignment]
+    from click import ClickException as _UsageError  # type: ignore[assignment,no-redef,unused-ignore]
 
 from segeval._version import __version__
 from segeval.errors import SegevalError
@@ -55,7 +55,8 @@ class _Group(TyperGroup):
                 sys.exit(2)
             if debug:
                 raise
-            sub = f" {exc.ctx.info_name}" if getattr(exc, "ctx", None) is not None and exc.ctx.parent else ""
+            ctx: Any = getattr(exc, "ctx", None)
+            sub = f" {ctx.info_name}" if ctx is not None and ctx.parent else ""
             sys.stderr.write(
                 f"segeval{sub}: error: {_one_line(exc.format_message())} (see 'segeval{sub} --help')\n"
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def _flat_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if pred.flags.f_contiguous and gt.flags.f_contiguous:
         return pred.reshape(-1, order="F"), gt.reshape(-1, order="F")
     # Mixed layouts: copy one side into the other's order (one volume, once).
-    order = "F" if gt.flags.f_contiguous else "C"
+    order: Literal["C", "F"] = "F" if gt.flags.f_contiguous else "C"
     return (
         np.asarray(pred, order=order).reshape(-1, order=order),
         np.asarray(gt, order=order).reshape(-1, order=order),
@@ -331,11 +331,12 @@ def _joint_counts_xp(pred: Any, gt: Any, names: tuple[str, str]) -> JointCounts:
             xp.isdtype(dt, "integral") or xp.isdtype(dt, "bool") or xp.isdtype(dt, "real floating")
         ):
             raise InputError(f"{name}: a label volume must hold integers (or whole-number floats), got dtype {dt}")
-        if xp.isdtype(dt, "real floating"):
-            if not bool(xp.all(xp.isfinite(arr))) or not bool(xp.all(arr == xp.floor(arr))):
-                raise InputError(
-                    f"{name}: label values must be whole numbers; found NaN, inf or a fractional value"
-                )
+        if xp.isdtype(dt, "real floating") and (
+            not bool(xp.all(xp.isfinite(arr))) or not bool(xp.all(arr == xp.floor(arr)))
+        ):
+            raise InputError(
+                f"{name}: label values must be whole numbers; found NaN, inf or a fractional value"
+            )
     if tuple(pred.shape) != tuple(gt.shape):
         raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
     p = xp.reshape(xp.astype(pred, xp.int64) if not xp.isdtype(pred.dtype, "integral") else pred, (-1,))

@@ -217,7 +217,8 @@ def _label_counts(
         labels = [int(v) for v in joint.values if v > 0 and v != ignore_label]
     counts = joint.class_counts([(int(v),) for v in labels])
     device = array_api_compat.device(pred)
-    return tuple(xp.asarray(counts[k], device=device) for k in ("tp", "fp", "fn", "tn"))  # type: ignore[return-value]
+    tp, fp, fn, tn = (xp.asarray(counts[k], device=device) for k in ("tp", "fp", "fn", "tn"))
+    return tp, fp, fn, tn
 
 
 def _metric(

@@ -144,7 +144,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as DESIGN.md's JSON shape, NaN as null and inf as "inf"."""
-        return jsonable(
+        out: dict[str, Any] = jsonable(
             {
                 "segeval_version": __version__,
                 "settings": self.settings,
@@ -152,6 +152,7 @@ class Report:
                 "summary": self.summary(),
             }
         )
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         """Tidy rows: one per (case, label), columns case, label, name, metrics, counts."""
