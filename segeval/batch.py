@@ -429,11 +429,6 @@ def run_batch(
     n_jobs = min(n_jobs, max(1, len(todo)))
     source: Iterator[CaseResult]
     if n_jobs == 1:
-        if len(todo) > 1:
-            # Several cases repay numba's one-off start-up; a single one is faster on NumPy.
-            from segeval.metrics import _kernels
-
-            _kernels.warm_up()
         source = (score_task(t, settings, resample_pred=resample_pred) for t in todo)
     else:
         source = _PoolRun(todo, settings, jobs=n_jobs, resample_pred=resample_pred)
@@ -505,22 +500,23 @@ def _mp_context() -> Any:
     return mp.get_context("spawn")
 
 
-def _prewarm() -> None:
+def _prewarm(numba_too: bool) -> None:
     """Import, once before forking, what each worker would otherwise import on its first case.
 
-    numba imports its typing registries (NumPy and SciPy's BLAS among them) the
-    first time it loads any kernel, about 0.5 s; done here, every fork shares it.
-    Nothing here starts a numba thread pool, so forking stays safe.
+    With distance metrics, numba is needed from the first case: its typing
+    registries (NumPy and SciPy's BLAS among them) cost about 0.5 s to load;
+    done here, every fork shares them. Overlap metrics alone count with NumPy
+    until a worker has seen enough voxels to repay numba's start-up (see
+    ``segeval.metrics._kernels``). Nothing here starts a numba thread pool, so
+    forking stays safe.
     """
     with contextlib.suppress(Exception):
-        from numba.core.registry import cpu_target
-
         import segeval.io.nifti  # noqa: F401 - nibabel and the gzip decoder
 
-        cpu_target.target_context.refresh()
-        from segeval.metrics import _kernels
+        if numba_too:
+            from numba.core.registry import cpu_target
 
-        _kernels.warm_up()  # every worker then counts with numba from its first case
+            cpu_target.target_context.refresh()
 
 
 def _init_worker(threads: int) -> None:
@@ -536,9 +532,6 @@ def _init_worker(threads: int) -> None:
         pass
     else:
         numba.set_num_threads(max(1, min(threads, int(getattr(numba.config, "NUMBA_NUM_THREADS", threads)))))
-        from segeval.metrics import _kernels
-
-        _kernels.warm_up()  # no-op in a fork of a warmed parent; one start-up per forkserver worker
     watcher = threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True)
     watcher.start()
 
@@ -599,7 +592,7 @@ class _PoolRun(Iterator[CaseResult]):
         threads = max(1, available_cores() // self._jobs)
         context = _mp_context()
         if context.get_start_method() == "fork":
-            _prewarm()
+            _prewarm(numba_too=bool(self._settings.surface_metrics))
         return ProcessPoolExecutor(
             max_workers=self._jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)
         )

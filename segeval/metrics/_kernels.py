@@ -46,6 +46,24 @@ def _numba_wanted() -> bool:
 HAVE_NUMBA = _numba_wanted()
 
 
+def _runs(*chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of every run of equal values (equal tuples across ``chunks``).
+
+    Label volumes are long runs (background, the inside of organs, agreeing
+    voxels), so counting runs instead of voxels makes the NumPy path about
+    3x faster: a few streaming comparisons, then work per run only.
+    """
+    m = chunks[0].shape[0]
+    change = chunks[0][1:] != chunks[0][:-1]
+    for c in chunks[1:]:
+        change |= c[1:] != c[:-1]
+    starts = np.flatnonzero(change)
+    starts += 1
+    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
+    lengths = np.diff(np.append(starts, m))
+    return starts, lengths
+
+
 def _joint_hist_py(
     a: np.ndarray,
     b: np.ndarray,
@@ -58,33 +76,32 @@ def _joint_hist_py(
     za: int,
     zb: int,
 ) -> np.ndarray:
-    """Joint histogram ``h[lut_a[a - off_a], lut_b[b - off_b]]`` in bounded chunks (NumPy)."""
+    """Joint histogram ``h[lut_a[a - off_a], lut_b[b - off_b]]`` in bounded chunks (NumPy).
+
+    Counts runs of equal (a, b) pairs, weighted by their length; ``za``/``zb``
+    (the background codes) need no special case here.
+    """
     hist = np.zeros(ka * kb, dtype=np.int64)
     n = a.shape[0]
-    skip = za >= 0 and zb >= 0
     for lo in range(0, n, _CHUNK):
         ca = a[lo : lo + _CHUNK]
         cb = b[lo : lo + _CHUNK]
-        if skip:
-            keep = (ca != 0) | (cb != 0)
-            nz = int(np.count_nonzero(keep))
-            hist[za * kb + zb] += ca.shape[0] - nz
-            if nz == 0:
-                continue
-            ca = ca[keep]
-            cb = cb[keep]
-        ia = lut_a[ca.astype(np.int64, copy=False) - off_a]
-        ib = lut_b[cb.astype(np.int64, copy=False) - off_b]
-        hist += np.bincount(ia * kb + ib, minlength=ka * kb)
+        starts, lengths = _runs(ca, cb)
+        ia = lut_a[ca[starts].astype(np.int64) - off_a]
+        ib = lut_b[cb[starts].astype(np.int64) - off_b]
+        # float64 weights are exact for counts below 2**53
+        hist += np.rint(np.bincount(ia * kb + ib, weights=lengths, minlength=ka * kb)).astype(np.int64)
     return hist.reshape(ka, kb)
 
 
 def _presence_py(a: np.ndarray, off: int, size: int) -> np.ndarray:
-    """Voxel count of every value ``off .. off + size - 1`` in ``a`` (NumPy, chunked)."""
+    """Voxel count of every value ``off .. off + size - 1`` in ``a`` (NumPy, chunked, by runs)."""
     counts = np.zeros(size, dtype=np.int64)
     for lo in range(0, a.shape[0], _CHUNK):
-        c = a[lo : lo + _CHUNK].astype(np.int64, copy=False) - off
-        counts += np.bincount(c, minlength=size)
+        c = a[lo : lo + _CHUNK]
+        starts, lengths = _runs(c)
+        keys = c[starts].astype(np.int64) - off
+        counts += np.rint(np.bincount(keys, weights=lengths, minlength=size)).astype(np.int64)
     return counts
 
 
@@ -796,14 +813,17 @@ def _minmax_nb(a: np.ndarray) -> tuple[float, float, bool]:
     return float(out[:, 0].min()), float(out[:, 1].max()), not out[:, 2].any()
 
 
-# numba's first kernel call in a process costs about 0.5 s (its typing registries,
-# SciPy's BLAS among them) on top of the import, while the NumPy kernels cost
-# about 2.5 ns a voxel pair. A cold process therefore takes the NumPy path unless
-# the volume is large enough to repay the start-up; once numba is up (batch warms
-# it before forking workers, or a previous large case started it), every call
-# uses it. Both paths give identical counts.
-_NUMBA_MIN_VOXELS = 1 << 28
+# numba's first kernel call in a process costs about 0.6 s (its import and typing
+# registries, SciPy's BLAS among them), while the NumPy path counts runs at
+# about 0.7 ns a voxel pair and numba at about 0.2. So a process starts on
+# NumPy and switches to numba once the voxels it has counted would have paid
+# for the start-up (a rent-or-buy rule: never more than twice the better
+# choice made in hindsight). One case of 512x512x256 stays on NumPy; a batch
+# of large cases moves to numba after about a gigavoxel. Both paths give
+# identical counts.
+_NUMBA_MIN_VOXELS = 1 << 30
 _numba_ready = False
+_voxels_on_numpy = 0
 
 
 def warm_up() -> bool:
@@ -821,11 +841,13 @@ def warm_up() -> bool:
 
 
 def _use_numba(n_voxels: int) -> bool:
+    global _voxels_on_numpy
     if _numba_ready:
         return True
     if not HAVE_NUMBA or _numba_broken:
         return False
-    return n_voxels >= _NUMBA_MIN_VOXELS and warm_up()
+    _voxels_on_numpy += n_voxels
+    return _voxels_on_numpy >= _NUMBA_MIN_VOXELS and warm_up()
 
 
 def _joint_hist_auto(
