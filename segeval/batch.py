@@ -314,7 +314,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def score_task(task: CaseTask, settings: ScoreSettings, *, resample_pred: bool = False) -> CaseResult:
+def score_task(
+    task: CaseTask, settings: ScoreSettings, *, resample_pred: bool = False, device: str = "cpu"
+) -> CaseResult:
     """Read and score one case; never raises for a bad case (the result's ``error`` says why).
 
     Each file is read once. A task without a prediction (``pred`` None) is
@@ -343,7 +345,7 @@ def score_task(task: CaseTask, settings: ScoreSettings, *, resample_pred: bool =
                 pred = resample_to(pred, gt)
             else:
                 check_same_geometry(pred, gt)
-        result = score_case(pred, gt, settings, case=task.case)
+        result = score_case(pred, gt, settings, case=task.case, device=device)
     except Exception as exc:  # noqa: BLE001 - a bad case is recorded, the batch goes on
         return _failed(task, _describe(exc))
     if task.pred is None:
@@ -369,6 +371,7 @@ def run_batch(
     resample_pred: bool = False,
     missing: str = "error",
     on_result: Callable[[CaseResult], None] | None = None,
+    device: str = "cpu",
 ) -> BatchRun:
     """Score cases in parallel; iterate over the result for each case as it finishes.
 
@@ -428,8 +431,12 @@ def run_batch(
             todo.append(task)
     n_jobs = min(n_jobs, max(1, len(todo)))
     source: Iterator[CaseResult]
+    if device == "gpu":
+        # One process owns the GPU (a CUDA context does not survive fork); the GPU
+        # does the counting, so parallel workers would only contend for it.
+        n_jobs = 1
     if n_jobs == 1:
-        source = (score_task(t, settings, resample_pred=resample_pred) for t in todo)
+        source = (score_task(t, settings, resample_pred=resample_pred, device=device) for t in todo)
     else:
         source = _PoolRun(todo, settings, jobs=n_jobs, resample_pred=resample_pred)
     return BatchRun(early, source, on_result)

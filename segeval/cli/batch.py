@@ -162,7 +162,7 @@ def batch_command(
         inf_distance=inf_distance, extra_names=names, extra_regions=regions,
     )
     checks = _gate_checks(fail_under, config)
-    check_device(device)
+    backend = check_device(device)
     if not quiet:
         _report_pairing(pairing, missing, dataset_json)
         ignore = [k for k, v in names.items() if v.strip().lower() == "ignore"]
@@ -172,7 +172,7 @@ def batch_command(
 
     # The numbers: scored here, or kept from the run being resumed.
     report = _score_all(
-        pairing, settings, missing=missing, jobs=jobs, resample_pred=resample_pred,
+        pairing, settings, missing=missing, jobs=jobs, resample_pred=resample_pred, device=backend,
         output=output, out_fmt=out_fmt, resume=resume, quiet=quiet,
     )
     if report is None:
@@ -206,6 +206,7 @@ def _score_all(
     missing: str,
     jobs: int | None,
     resample_pred: bool,
+    device: str,
     output: Path | None,
     out_fmt: str,
     resume: bool,
@@ -244,7 +245,8 @@ def _score_all(
     stream = ResultStream(output, out_fmt, settings_dict, kept=kept) if output is not None else None
     try:
         # run_batch starts the workers before the progress bar starts its thread.
-        with run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing) as run, \
+        with run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing,
+                       device=device) as run, \
                 _progress(len(todo), enabled=not quiet and sys.stderr.isatty()) as progress:
             bar = progress.add_task("Scoring", total=len(todo), failed="")
             n_failed = 0

@@ -131,3 +131,43 @@ def test_cli_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
     assert r.exit_code == 2
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--device gpu" in lines[0] and "pip install" in lines[0]
+
+
+def test_batch_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
+    if _GPU_OK:
+        pytest.skip("a GPU is present here; this checks the message given without one")
+    from typer.testing import CliRunner
+
+    from segeval.cli import app
+
+    pred, gt = _pair(8)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "g").mkdir()
+    np.save(tmp_path / "p" / "c1.npy", pred)
+    np.save(tmp_path / "g" / "c1.npy", gt)
+    r = CliRunner().invoke(app, ["batch", str(tmp_path / "p"), str(tmp_path / "g"), "--device", "gpu", "-q"])
+    assert r.exit_code == 2
+    assert "--device gpu" in r.stderr and "pip install" in r.stderr
+
+
+@pytest.mark.gpu
+def test_batch_on_gpu_equals_cpu(tmp_path) -> None:  # noqa: ANN001
+    if not _GPU_OK:
+        pytest.skip(f"no GPU backend: {_GPU_WHY}")
+    from segeval.batch import CaseTask, run_batch
+    from segeval.scoring import ScoreSettings
+
+    tasks = []
+    for i in range(3):
+        pred, gt = _pair(10 + i)
+        np.save(tmp_path / f"p{i}.npy", pred)
+        np.save(tmp_path / f"g{i}.npy", gt)
+        tasks.append(CaseTask(f"c{i}", tmp_path / f"p{i}.npy", tmp_path / f"g{i}.npy"))
+    settings = ScoreSettings(metrics=("dice", "hd95", "nsd"))
+    cpu = sorted((r.case, r.labels) for r in run_batch(tasks, settings, jobs=1))
+    gpu = sorted((r.case, r.labels) for r in run_batch(tasks, settings, jobs=1, device="gpu"))
+    assert [c for c, _ in cpu] == [c for c, _ in gpu]
+    for (_, a), (_, b) in zip(cpu, gpu):
+        for ra, rb in zip(a, b):
+            assert ra["tp"] == rb["tp"] and ra["fp"] == rb["fp"]
+            np.testing.assert_allclose([ra["dice"], ra["hd95"], ra["nsd"]], [rb["dice"], rb["hd95"], rb["nsd"]])
