@@ -18,19 +18,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _synth import organ_pair  # noqa: E402
+from _synth import organ_pair
 
-from segeval.backends import gpu_available  # noqa: E402
-from segeval.metrics.confusion import joint_counts  # noqa: E402
-from segeval.metrics.overlap import overlap_from_counts  # noqa: E402
-from segeval.metrics.surface import surface_metrics  # noqa: E402
+from segeval.backends import gpu_available
+from segeval.metrics.confusion import joint_counts
+from segeval.metrics.overlap import overlap_from_counts
+from segeval.metrics.surface import surface_metrics
 
 SPACING = (0.8, 0.8, 1.5)
 SURF = ("hd", "hd95", "assd", "nsd")

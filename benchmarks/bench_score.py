@@ -32,7 +32,7 @@ PY = sys.executable
 SEGEVAL = str(Path(sys.executable).parent / "segeval")
 
 
-def best(fn, repeat: int) -> float:  # noqa: ANN001
+def best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()

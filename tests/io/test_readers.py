@@ -347,7 +347,40 @@ def _available_decoders() -> list[object]:
 def test_every_decoder_agrees(decoder: object) -> None:
     payload = np.random.default_rng(3).integers(0, 4, 200_000, dtype=np.uint8).tobytes()
     raw = gzip.compress(payload, mtime=0) + gzip.compress(b"tail", mtime=0)
-    assert nifti_io.gunzip(raw, shown="x", decoder=decoder) == payload + b"tail"  # type: ignore[arg-type]
+    out = nifti_io.gunzip(raw, shown="x", decoder=decoder)  # type: ignore[arg-type]
+    assert out.dtype == np.uint8 and bytes(out) == payload + b"tail"
+
+
+@pytest.mark.parametrize("decoder", _available_decoders())
+@pytest.mark.parametrize(
+    "members",
+    [
+        # Larger than one output piece, and compressing over 1000-fold: the input
+        # is left over (unconsumed_tail) after each piece.
+        [bytes(5_000_000) + b"\x01" * 3_000_000],
+        # Several members with zero padding between them and after the last: the
+        # trailer's size hint (that of the last member, or 0) is too small.
+        [b"abc" * 100_000, b"", b"\x00" * 2_500_000, b"end"],
+        # An incompressible member larger than one input piece.
+        [np.random.default_rng(5).integers(0, 256, 300_000, dtype=np.uint8).tobytes()],
+    ],
+    ids=["long-runs", "members-and-padding", "incompressible"],
+)
+def test_gunzip_pieces_and_members(decoder: object, members: list[bytes]) -> None:
+    raw = b"".join(gzip.compress(m, mtime=0) + b"\x00" * (i % 2) * 7 for i, m in enumerate(members))
+    out = nifti_io.gunzip(raw, shown="x", decoder=decoder)  # type: ignore[arg-type]
+    assert bytes(out) == b"".join(members)
+    assert out.flags.writeable
+
+
+def test_gunzip_detects_truncation_inside_a_later_piece() -> None:
+    raw = gzip.compress(np.random.default_rng(6).integers(0, 256, 300_000, dtype=np.uint8).tobytes())
+    with pytest.raises(ReadError, match="truncated gzip stream"):
+        nifti_io.gunzip(raw[: len(raw) - 100_000], shown="x")
+    damaged = bytearray(raw)
+    damaged[-6] ^= 0xFF  # the CRC
+    with pytest.raises(ReadError, match="corrupt gzip stream"):
+        nifti_io.gunzip(bytes(damaged), shown="x")
 
 
 def test_decoder_falls_back_to_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:

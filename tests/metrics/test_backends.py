@@ -23,7 +23,7 @@ _GPU_OK, _GPU_WHY = gpu_available()
         pytest.param("cupy", id="cupy", marks=pytest.mark.gpu),
     ]
 )
-def xp(request: pytest.FixtureRequest):  # noqa: ANN201
+def xp(request: pytest.FixtureRequest):
     if request.param == "cupy":
         if not _GPU_OK:
             pytest.skip(f"no GPU backend: {_GPU_WHY}")
@@ -41,7 +41,7 @@ def _pair(seed: int, dtype: type = np.uint8, k: int = 6) -> tuple[np.ndarray, np
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.int64, np.float32], ids=lambda d: d.__name__)
-def test_joint_counts_equal_numpy(xp, dtype: type) -> None:  # noqa: ANN001
+def test_joint_counts_equal_numpy(xp, dtype: type) -> None:
     pred, gt = _pair(1, dtype)
     ref = joint_counts(pred, gt)
     got = joint_counts(xp.asarray(pred), xp.asarray(gt))
@@ -49,7 +49,7 @@ def test_joint_counts_equal_numpy(xp, dtype: type) -> None:  # noqa: ANN001
     np.testing.assert_array_equal(got.counts, ref.counts)
 
 
-def test_sparse_and_negative_labels(xp) -> None:  # noqa: ANN001
+def test_sparse_and_negative_labels(xp) -> None:
     pred, gt = _pair(2, np.int64)
     gt = np.where(gt == 3, 10**9, gt) - 2  # a huge value and negatives: the unique-value path
     ref = joint_counts(pred, gt, ignore_label=-2)
@@ -59,7 +59,7 @@ def test_sparse_and_negative_labels(xp) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("fn", [segeval.dice, segeval.iou, segeval.tversky], ids=lambda f: f.__name__)
-def test_label_metrics_equal_numpy_and_stay_in_namespace(xp, fn) -> None:  # noqa: ANN001
+def test_label_metrics_equal_numpy_and_stay_in_namespace(xp, fn) -> None:
     pred, gt = _pair(3)
     ref = fn(pred, gt)
     got = fn(xp.asarray(pred), xp.asarray(gt))
@@ -67,7 +67,7 @@ def test_label_metrics_equal_numpy_and_stay_in_namespace(xp, fn) -> None:  # noq
     np.testing.assert_allclose(to_host(got), ref, rtol=1e-12)
 
 
-def test_soft_metrics_equal_numpy(xp) -> None:  # noqa: ANN001
+def test_soft_metrics_equal_numpy(xp) -> None:
     rng = np.random.default_rng(4)
     prob = rng.random((2, 8, 8, 4, 3))
     onehot = (rng.random(prob.shape) > 0.6).astype(np.float64)
@@ -77,7 +77,7 @@ def test_soft_metrics_equal_numpy(xp) -> None:  # noqa: ANN001
         np.testing.assert_allclose(to_host(got), ref, rtol=1e-12, err_msg=fn.__name__)
 
 
-def test_bad_input_is_a_segeval_error(xp) -> None:  # noqa: ANN001
+def test_bad_input_is_a_segeval_error(xp) -> None:
     pred, gt = _pair(5, np.float32)
     pred[0, 0, 0] = 0.5
     with pytest.raises(segeval.SegevalError, match="whole numbers"):
@@ -108,7 +108,7 @@ def test_score_on_gpu_equals_cpu() -> None:
     if not _GPU_OK:
         pytest.skip(f"no GPU backend: {_GPU_WHY}")
     pred, gt = _pair(6)
-    kw = dict(spacing_mm=(0.8, 0.8, 2.0), metrics="all", regions={"r": [1, 2]}, ignore_label=5)
+    kw = {"spacing_mm": (0.8, 0.8, 2.0), "metrics": "all", "regions": {"r": [1, 2]}, "ignore_label": 5}
     cpu = segeval.score(pred, gt, device="cpu", **kw).to_frame()
     gpu = segeval.score(pred, gt, device="gpu", **kw).to_frame()
     counts = ["tp", "fp", "fn", "tn"]
@@ -117,7 +117,7 @@ def test_score_on_gpu_equals_cpu() -> None:
     np.testing.assert_allclose(gpu[metrics].to_numpy(float), cpu[metrics].to_numpy(float), rtol=1e-9)
 
 
-def test_cli_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
+def test_cli_device_gpu_without_gpu_exits_2(tmp_path) -> None:
     if _GPU_OK:
         pytest.skip("a GPU is present here; this checks the message given without one")
     from typer.testing import CliRunner
@@ -133,7 +133,7 @@ def test_cli_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
     assert len(lines) == 1 and "--device gpu" in lines[0] and "pip install" in lines[0]
 
 
-def test_batch_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
+def test_batch_device_gpu_without_gpu_exits_2(tmp_path) -> None:
     if _GPU_OK:
         pytest.skip("a GPU is present here; this checks the message given without one")
     from typer.testing import CliRunner
@@ -151,7 +151,7 @@ def test_batch_device_gpu_without_gpu_exits_2(tmp_path) -> None:  # noqa: ANN001
 
 
 @pytest.mark.gpu
-def test_batch_on_gpu_equals_cpu(tmp_path) -> None:  # noqa: ANN001
+def test_batch_on_gpu_equals_cpu(tmp_path) -> None:
     if not _GPU_OK:
         pytest.skip(f"no GPU backend: {_GPU_WHY}")
     from segeval.batch import CaseTask, run_batch

@@ -26,7 +26,7 @@ def _blobs(seed: int, shape: tuple[int, ...] = (28, 24, 14), k: int = 5) -> tupl
 
 
 @pytest.fixture(params=[pytest.param("numpy", id="numpy"), pytest.param("cupy", id="cupy", marks=pytest.mark.gpu)])
-def lib(request: pytest.FixtureRequest):  # noqa: ANN201
+def lib(request: pytest.FixtureRequest):
     if request.param == "cupy":
         if not _GPU_OK:
             pytest.skip(f"no GPU backend: {_GPU_WHY}")
@@ -38,17 +38,17 @@ def lib(request: pytest.FixtureRequest):  # noqa: ANN201
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (0.8, 0.8, 2.5)], ids=["iso", "aniso"])
-def test_edt_equals_kdtree(lib, seed: int, spacing: tuple[float, ...]) -> None:  # noqa: ANN001
+def test_edt_equals_kdtree(lib, seed: int, spacing: tuple[float, ...]) -> None:
     pred, gt = _blobs(seed)
     classes = [(1,), (2,), (3,), (4,), (7,), (1, 2), (2, 3, 4)]
-    kw = dict(classes=classes, spacing_mm=spacing, tolerance_mm=1.5, percentile=95.0)
+    kw = {"classes": classes, "spacing_mm": spacing, "tolerance_mm": 1.5, "percentile": 95.0}
     ref = surface_metrics(pred, gt, **kw)
     got = surface_metrics_edt(lib.asarray(pred), lib.asarray(gt), **kw)
     for m in SURFACE_METRICS:
         np.testing.assert_allclose(got[m], ref[m], rtol=1e-9, atol=1e-9, err_msg=m)
 
 
-def test_peers_fixture(lib) -> None:  # noqa: ANN001
+def test_peers_fixture(lib) -> None:
     gt = np.zeros((12, 12, 12), np.uint8)
     gt[2:10, 2:10, 4:6] = 1
     pred = np.zeros_like(gt)
@@ -61,11 +61,11 @@ def test_peers_fixture(lib) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("empty", ["nan", "one", "zero"])
-def test_empty_rules_match(lib, empty: str) -> None:  # noqa: ANN001
+def test_empty_rules_match(lib, empty: str) -> None:
     gt = np.zeros((6, 6, 6), np.uint8)
     gt[1:3, 1:3, 1:3] = 1
     pred = np.zeros_like(gt)
-    kw = dict(classes=[(1,), (2,)], empty=empty)
+    kw = {"classes": [(1,), (2,)], "empty": empty}
     ref = surface_metrics(pred, gt, **kw)
     got = surface_metrics_edt(lib.asarray(pred), lib.asarray(gt), **kw)
     for m in SURFACE_METRICS:
