@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -389,8 +390,23 @@ def _write_nnunet(path: Path, report: Report, settings: Any) -> None:
     write_atomic(path, to_nnunet_json(nnunet_summary(report.cases, extra_labels=extra)))
 
 
+class _NoProgress(contextlib.AbstractContextManager["_NoProgress"]):
+    """What ``_progress`` gives when it is off: the same calls, doing nothing (and no rich import)."""
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _progress(total: int, *, enabled: bool) -> Any:
     """Cases done, failed, rate and time left, on stderr; nothing when disabled."""
+    if not enabled:
+        return _NoProgress()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -415,7 +431,7 @@ def _progress(total: int, *, enabled: bool) -> Any:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[failed]}"), RateColumn(), TimeElapsedColumn(), TextColumn("elapsed,"),
         TimeRemainingColumn(), TextColumn("left"),
-        console=stderr_console(), disable=not enabled, transient=False,
+        console=stderr_console(), transient=False,
     )
 
 

@@ -287,7 +287,8 @@ def _compact(hist: np.ndarray, values_gt: np.ndarray, values_pred: np.ndarray) -
     """Joint counts over the values actually present, from a histogram over code spaces."""
     rows = np.flatnonzero(hist.sum(axis=1))
     cols = np.flatnonzero(hist.sum(axis=0))
-    values = np.union1d(values_gt[rows], values_pred[cols])
+    # A few values: a set union (np.union1d sorts, and its first call imports numpy.ma).
+    values = np.array(sorted({*values_gt[rows].tolist(), *values_pred[cols].tolist()}), dtype=np.int64)
     counts = np.zeros((values.size, values.size), dtype=np.int64)
     ri = np.searchsorted(values, values_gt[rows])
     ci = np.searchsorted(values, values_pred[cols])

@@ -20,9 +20,9 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import array_api_compat
 import numpy as np
 
+from segeval._optional import array_device, array_namespace
 from segeval.errors import InputError, OptionError
 
 EmptyPolicy = Literal["nan", "one", "zero"]
@@ -112,7 +112,7 @@ def overlap_from_counts(
     >>> round(float(m["dice"][0]), 4), round(float(m["iou"][0]), 4)
     (0.6667, 0.5)
     """
-    xp = array_api_compat.array_namespace(tp, fp, fn)
+    xp = array_namespace(tp, fp, fn)
     # Fix (tests): written as "not (x >= 0)" with isfinite so that NaN/inf weights are
     # refused too (they slipped through "x < 0" and gave NaN scores).
     if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0):
@@ -178,7 +178,7 @@ def _soft_counts(
     pred: Any, gt: Any, axis: int | Sequence[int], from_logits: bool
 ) -> tuple[Any, Any, Any]:
     """Soft TP = sum(p g), FP = sum(p (1 - g)), FN = sum((1 - p) g) over ``axis``."""
-    xp = array_api_compat.array_namespace(pred, gt)
+    xp = array_namespace(pred, gt)
     if pred.shape != gt.shape:
         raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
     ax = tuple(axis) if isinstance(axis, Sequence) else (axis,)
@@ -209,14 +209,14 @@ def _label_counts(
     """Per-label TP/FP/FN/TN of label maps through the one-pass confusion matrix."""
     from segeval.metrics.confusion import joint_counts
 
-    xp = array_api_compat.array_namespace(pred, gt)
+    xp = array_namespace(pred, gt)
     # The voxels are counted where they live (NumPy or CuPy); only the small
     # per-class counts are moved, once, back to the caller's namespace and device.
     joint = joint_counts(pred, gt, ignore_label=ignore_label)
     if labels is None:
         labels = [int(v) for v in joint.values if v > 0 and v != ignore_label]
     counts = joint.class_counts([(int(v),) for v in labels])
-    device = array_api_compat.device(pred)
+    device = array_device(pred)
     tp, fp, fn, tn = (xp.asarray(counts[k], device=device) for k in ("tp", "fp", "fn", "tn"))
     return tp, fp, fn, tn
 
@@ -389,7 +389,7 @@ def generalized_dice_from_counts(tp: Any, fp: Any, fn: Any, *, eps: float | None
         ``2 sum_c w_c TP_c / sum_c w_c (2 TP_c + FP_c + FN_c)``; NaN when every
         class is empty in both (no evidence either way).
     """
-    xp = array_api_compat.array_namespace(tp, fp, fn)
+    xp = array_namespace(tp, fp, fn)
     tp = xp.astype(tp, xp.float64)
     fp = xp.astype(fp, xp.float64)
     fn = xp.astype(fn, xp.float64)
