@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from segeval._malloc import keep_freed_memory
 from segeval._version import __version__
 from segeval.errors import InputError, OptionError, ReportError, SegevalError
 from segeval.io import case_id, read_volume, volume_suffix
@@ -529,6 +530,8 @@ def _prewarm(numba_too: bool) -> None:
 def _init_worker(threads: int) -> None:
     """Worker set-up: Ctrl-C is the main process's business; share the cores; die with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker is segeval's own process: let it reuse freed volumes (segeval._malloc).
+    keep_freed_memory()
     # GNU OpenMP (numba's "omp" layer) spins idle threads by default, which on a
     # small machine slows the next case's decompression about 2x; the variable is
     # read when the layer is first loaded, which in a worker is still to come.

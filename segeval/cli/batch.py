@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from segeval._malloc import keep_freed_memory
 from segeval.cli import app
 from segeval.cli._common import (
     AlphaOpt,
@@ -243,6 +244,8 @@ def _score_all(
     # Set before numba loads its OpenMP layer: idle OpenMP threads spin by default and
     # slow the next case's decompression about 2x on a small machine.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # This process scores the cases itself with --jobs 1: reuse freed volumes.
+    keep_freed_memory()
     stream = ResultStream(output, out_fmt, settings_dict, kept=kept) if output is not None else None
     try:
         # run_batch starts the workers before the progress bar starts its thread.

@@ -197,9 +197,19 @@ def _axcodes(direction_ras: np.ndarray[Any, Any]) -> tuple[str | None, ...]:
     Used for every format, so that a NIfTI and an NRRD of the same image
     report the same codes (ITK's LPS is converted to RAS+ before this).
     """
+    n = direction_ras.shape[0]
+    # Axis-aligned (a signed permutation, as almost every label map is): each
+    # column names its axis directly. nibabel's general rule (an SVD, then the
+    # best assignment) gives the same codes here and costs 0.6 ms a file.
+    rounded = np.rint(direction_ras)
+    if n <= 3 and np.allclose(direction_ras, rounded, rtol=0.0, atol=1e-6) and (
+        np.all(np.abs(rounded).sum(axis=0) == 1) and np.all(np.abs(rounded).sum(axis=1) == 1)
+    ):
+        names = ("LR", "PA", "IS")  # (negative, positive) end of the R, A, S axes
+        rows = np.argmax(np.abs(rounded), axis=0)
+        return tuple(names[r][int(rounded[r, c] > 0)] for c, r in enumerate(rows))
     import nibabel as nib
 
-    n = direction_ras.shape[0]
     affine = np.eye(4)
     affine[:n, :n] = direction_ras
     codes = nib.aff2axcodes(affine)  # type: ignore[no-untyped-call]  # nibabel leaves it unannotated

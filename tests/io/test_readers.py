@@ -672,3 +672,34 @@ def test_read_error_is_an_oserror(tmp_path: Path) -> None:
 def test_write_volume_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(OptionError):
         write_volume(tmp_path / "x.png", np.zeros((2, 2, 2)))
+
+
+# --------------------------------------------------------------------------- orientation codes
+
+
+def _signed_permutations(n: int) -> list[np.ndarray]:
+    import itertools
+
+    out = []
+    for perm in itertools.permutations(range(n)):
+        for signs in itertools.product((-1.0, 1.0), repeat=n):
+            d = np.zeros((n, n))
+            for col, row in enumerate(perm):
+                d[row, col] = signs[col]
+            out.append(d)
+    return out
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_axcodes_fast_path_equals_nibabel(n: int) -> None:
+    from segeval.io import _axcodes
+
+    rotations = [np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) for t in (0.3, 2.0, -1.2)]
+    # Oblique directions take nibabel's own rule; they must come out the same too.
+    oblique = rotations if n == 2 else [np.pad(r, ((0, 1), (0, 1))) + np.diag([0.0, 0.0, 1.0]) for r in rotations]
+    matrices = _signed_permutations(n) + oblique
+    assert len(matrices) > 8
+    for d in matrices:
+        affine = np.eye(4)
+        affine[:n, :n] = d
+        assert _axcodes(d) == tuple(nib.aff2axcodes(affine))[:n], d
