@@ -146,12 +146,27 @@ def gunzip(raw: bytes, *, shown: str, decoder: ModuleType | None = None) -> np.n
                 f"{shown}: truncated gzip stream (the compressed data ends early); "
                 "the file was not copied or written completely, re-copy or re-export it"
             )
-        start = at - len(inflater.unused_data)
         # Like gzip.decompress, tolerate the zero padding some writers add.
-        rest = np.frombuffer(view[start:], dtype=np.uint8)
-        nonzero = np.flatnonzero(rest)
-        start = len(raw) if nonzero.size == 0 else start + int(nonzero[0])
+        start = _skip_zeros(view, at - len(inflater.unused_data))
     return out[:filled]
+
+
+def _skip_zeros(view: memoryview, start: int) -> int:
+    """Index of the first non-zero byte of ``view`` at or after ``start`` (its length if none).
+
+    Reads only the padding (in 64 KiB blocks), not the rest of the file: a
+    bgzip file has a member every 64 KiB.
+    """
+    n = len(view)
+    while start < n:
+        if view[start] != 0:
+            return start
+        block = bytes(view[start : start + _IN_PIECE])
+        kept = block.lstrip(b"\x00")
+        if kept:
+            return start + len(block) - len(kept)
+        start += len(block)
+    return n
 
 
 def _grown(out: np.ndarray[Any, Any], filled: int, needed: int) -> np.ndarray[Any, Any]:
