@@ -250,3 +250,21 @@ def test_help_and_version_import_no_heavy_modules() -> None:
     env = {**os.environ, "COLUMNS": "100"}
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env)
     assert out.stderr.strip().endswith("[]"), out.stderr
+
+
+def test_a_scoring_run_does_not_load_pydantic(tmp_path: Path) -> None:
+    # Typer 0.29 validates every option through pydantic, about 0.3 s of every run;
+    # pyproject.toml keeps Typer below it, and this catches a Typer that brings it back.
+    pred, gt = case_arrays()
+    np.save(tmp_path / "pred.npy", pred)
+    np.save(tmp_path / "gt.npy", gt)
+    code = (
+        "import sys; from segeval.cli import app\n"
+        f"try:\n    app(['score', {str(tmp_path / 'pred.npy')!r}, {str(tmp_path / 'gt.npy')!r}, '-f', 'csv'])\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "sys.stderr.write(repr('pydantic' in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "label" in out.stdout  # the run scored and printed its table
+    assert out.stderr.strip().endswith("False"), out.stderr
