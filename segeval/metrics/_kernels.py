@@ -46,22 +46,67 @@ def _numba_wanted() -> bool:
 HAVE_NUMBA = _numba_wanted()
 
 
-def _runs(*chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start index and length of every run of equal values (equal tuples across ``chunks``).
+def _true_at(mask: np.ndarray, base: int) -> np.ndarray:
+    """Indices (plus ``base``) of the True entries of a bool array whose length is a multiple of 8.
+
+    Found a word at a time: the 8-byte words holding a True, then the bytes
+    inside them. Label volumes change value in only a few words in a hundred,
+    so this reads the mask once and looks closer only there (2-3x faster than
+    ``np.flatnonzero`` on the whole mask).
+    """
+    words = mask.view(np.uint64)
+    hit = np.flatnonzero(words != 0)
+    inner = np.flatnonzero(words[hit].view(np.bool_))
+    pos: np.ndarray = hit[inner >> 3]
+    pos <<= 3
+    pos += inner & 7
+    pos += base
+    return pos
+
+
+class _RunFinder:
+    """Where runs of equal values (equal tuples across arrays) start, a chunk at a time.
 
     Label volumes are long runs (background, the inside of organs, agreeing
-    voxels), so counting runs instead of voxels makes the NumPy path about
-    3x faster: a few streaming comparisons, then work per run only.
+    voxels), so counting runs instead of voxels makes the NumPy path several
+    times faster: two streaming comparisons per array, then work per run only.
+    The comparison buffers are allocated once and reused for every chunk.
     """
-    m = chunks[0].shape[0]
-    change = chunks[0][1:] != chunks[0][:-1]
-    for c in chunks[1:]:
-        change |= c[1:] != c[:-1]
-    starts = np.flatnonzero(change)
-    starts += 1
-    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
-    lengths = np.diff(np.append(starts, m))
-    return starts, lengths
+
+    def __init__(self, n: int, arrays: int) -> None:
+        size = min(_CHUNK, max(n, 1))
+        self._changed = np.zeros(size + 8, dtype=np.bool_)  # room to pad to a whole word
+        self._other = np.empty(size, dtype=np.bool_) if arrays > 1 else None
+
+    def starts(self, *chunks: np.ndarray) -> np.ndarray:
+        """Start index of every run in ``chunks`` (same length, at most ``_CHUNK``), 0 first."""
+        m = chunks[0].shape[0]
+        changed = self._changed[: m - 1]
+        np.not_equal(chunks[0][1:], chunks[0][:-1], out=changed)
+        for c in chunks[1:]:
+            assert self._other is not None
+            other = self._other[: m - 1]
+            np.not_equal(c[1:], c[:-1], out=other)
+            changed |= other
+        padded = (m + 6) // 8 * 8  # m - 1 entries, rounded up to whole words
+        self._changed[m - 1 : padded] = False
+        starts = np.empty(1, dtype=np.intp)
+        starts[0] = 0
+        return np.concatenate((starts, _true_at(self._changed[:padded], 1)))
+
+
+def _lengths(starts: np.ndarray, m: int) -> np.ndarray:
+    """Run lengths from run starts in a chunk of ``m`` values."""
+    lengths = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1] = m - starts[-1]
+    return lengths
+
+
+def _add_counts(total: np.ndarray, keys: np.ndarray, lengths: np.ndarray) -> None:
+    """``total[k] += sum of lengths with key k`` (float64 weights are exact below 2**53)."""
+    part = np.bincount(keys, weights=lengths)
+    total[: part.shape[0]] += np.rint(part).astype(np.int64)
 
 
 def _joint_hist_py(
@@ -79,29 +124,46 @@ def _joint_hist_py(
     """Joint histogram ``h[lut_a[a - off_a], lut_b[b - off_b]]`` in bounded chunks (NumPy).
 
     Counts runs of equal (a, b) pairs, weighted by their length; ``za``/``zb``
-    (the background codes) need no special case here.
+    (the background codes) need no special case here. Two 1-byte arrays are
+    counted by raw byte pair (``a << 8 | b``, fewer steps per run) and mapped
+    through the tables once at the end, as the compiled kernel does.
     """
-    hist = np.zeros(ka * kb, dtype=np.int64)
     n = a.shape[0]
+    finder = _RunFinder(n, 2)
+    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
+        a8 = a.view(np.uint8)
+        b8 = b.view(np.uint8)
+        raw = np.zeros(1 << 16, dtype=np.int64)
+        for lo in range(0, n, _CHUNK):
+            ca = a8[lo : lo + _CHUNK]
+            cb = b8[lo : lo + _CHUNK]
+            starts = finder.starts(ca, cb)
+            keys = ca[starts].astype(np.intp)
+            keys <<= 8
+            keys |= cb[starts]
+            _add_counts(raw, keys, _lengths(starts, ca.shape[0]))
+        return _fold(raw.reshape(256, 256), a.dtype, lut_a, off_a, b.dtype, lut_b, off_b, ka, kb)
+    hist = np.zeros(ka * kb, dtype=np.int64)
     for lo in range(0, n, _CHUNK):
         ca = a[lo : lo + _CHUNK]
         cb = b[lo : lo + _CHUNK]
-        starts, lengths = _runs(ca, cb)
+        starts = finder.starts(ca, cb)
         ia = lut_a[ca[starts].astype(np.int64) - off_a]
         ib = lut_b[cb[starts].astype(np.int64) - off_b]
-        # float64 weights are exact for counts below 2**53
-        hist += np.rint(np.bincount(ia * kb + ib, weights=lengths, minlength=ka * kb)).astype(np.int64)
+        ia *= kb
+        ia += ib
+        _add_counts(hist, ia, _lengths(starts, ca.shape[0]))
     return hist.reshape(ka, kb)
 
 
 def _presence_py(a: np.ndarray, off: int, size: int) -> np.ndarray:
     """Voxel count of every value ``off .. off + size - 1`` in ``a`` (NumPy, chunked, by runs)."""
     counts = np.zeros(size, dtype=np.int64)
+    finder = _RunFinder(a.shape[0], 1)
     for lo in range(0, a.shape[0], _CHUNK):
         c = a[lo : lo + _CHUNK]
-        starts, lengths = _runs(c)
-        keys = c[starts].astype(np.int64) - off
-        counts += np.rint(np.bincount(keys, weights=lengths, minlength=size)).astype(np.int64)
+        starts = finder.starts(c)
+        _add_counts(counts, c[starts].astype(np.int64) - off, _lengths(starts, c.shape[0]))
     return counts
 
 
@@ -815,7 +877,7 @@ def _minmax_nb(a: np.ndarray) -> tuple[float, float, bool]:
 
 # numba's first kernel call in a process costs about 0.6 s (its import and typing
 # registries, SciPy's BLAS among them), while the NumPy path counts runs at
-# about 0.7 ns a voxel pair and numba at about 0.2. So a process starts on
+# about 0.5 ns a voxel pair and numba at about 0.2. So a process starts on
 # NumPy and switches to numba once the voxels it has counted would have paid
 # for the start-up (a rent-or-buy rule: never more than twice the better
 # choice made in hindsight). One case of 512x512x256 stays on NumPy; a batch

@@ -448,3 +448,50 @@ def test_extra_memory_is_bounded_on_64M_voxels(path: str, dtype: object, n_label
     assert (peak - base) / _MIB <= 128, f"{(peak - base) / _MIB:.0f} MiB beyond the inputs"
     assert joint.total == pred.size and joint.values.size == n_labels + 1
     assert cm.shape == (2, 2)
+
+
+# --- the NumPy run-counting kernels against a plain per-voxel count ---------------------
+
+_EDGE_SIZES = [1, 2, 7, 8, 9, 63, 64, 65, _kernels._CHUNK - 1, _kernels._CHUNK, _kernels._CHUNK + 1,
+               2 * _kernels._CHUNK + 9]
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, id=f"n{n}") for n in _EDGE_SIZES])
+@pytest.mark.parametrize(
+    "dtype_a, values_a, dtype_b, values_b",
+    [
+        pytest.param(np.uint8, [0, 1, 2, 200], np.uint8, [0, 3, 255], id="uint8-uint8"),
+        pytest.param(np.int8, [-128, -1, 0, 5], np.uint8, [0, 1], id="int8-uint8"),
+        pytest.param(np.uint16, [0, 7, 65535], np.uint8, [0, 1], id="uint16-uint8"),
+        pytest.param(np.int32, [-7, 0, 10**6], np.int64, [0, 5, 9], id="int32-int64"),
+    ],
+)
+def test_numpy_joint_hist_equals_a_voxel_count(rng: np.random.Generator, n: int, dtype_a: object,
+                                               values_a: list[int], dtype_b: object,
+                                               values_b: list[int]) -> None:
+    # Sizes at the word (8) and chunk boundaries, where runs are cut and masks padded.
+    a, lut_a, off_a, ka, za = _codes_input(rng, dtype_a, n, values_a)
+    b, lut_b, off_b, kb, zb = _codes_input(rng, dtype_b, n, values_b)
+    want = np.zeros((ka, kb), dtype=np.int64)
+    np.add.at(want, (lut_a[a.astype(np.int64) - off_a], lut_b[b.astype(np.int64) - off_b]), 1)
+    got = _kernels._joint_hist_py(a, b, lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
+    np.testing.assert_array_equal(got, want)
+    # A strided view (every other voxel) takes the same path through views, not copies.
+    got2 = _kernels._joint_hist_py(a[::2], b[::2], lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
+    want2 = np.zeros((ka, kb), dtype=np.int64)
+    np.add.at(want2, (lut_a[a[::2].astype(np.int64) - off_a], lut_b[b[::2].astype(np.int64) - off_b]), 1)
+    np.testing.assert_array_equal(got2, want2)
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, id=f"n{n}") for n in _EDGE_SIZES])
+def test_numpy_presence_equals_bincount(rng: np.random.Generator, n: int) -> None:
+    a = rng.choice(np.array([-3, 0, 2, 1000]), size=n).astype(np.int32)
+    a[: n // 2] = 0  # one long run as well as short ones
+    want = np.bincount(a.astype(np.int64) + 3, minlength=1004)
+    np.testing.assert_array_equal(_kernels._presence_py(a, -3, 1004), want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.bool_, st.integers(0, 40).map(lambda k: 8 * k)), st.integers(0, 5))
+def test_true_at_equals_flatnonzero(mask: np.ndarray, base: int) -> None:
+    np.testing.assert_array_equal(_kernels._true_at(mask, base), np.flatnonzero(mask) + base)
