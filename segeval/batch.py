@@ -45,7 +45,15 @@ from segeval._version import __version__
 from segeval.errors import InputError, OptionError, ReportError, SegevalError
 from segeval.io import case_id, read_volume, volume_suffix
 from segeval.report.schema import CaseResult, Report, jsonable
-from segeval.report.writers import fmt_number, render, summary_markdown, to_csv, write_atomic
+from segeval.report.writers import (
+    fmt_number,
+    jsonl_header,
+    jsonl_line,
+    render,
+    summary_markdown,
+    to_csv,
+    write_atomic,
+)
 from segeval.scoring import ScoreSettings, score_case
 from segeval.volume import LabelVolume, check_same_geometry, resample_to
 
@@ -86,6 +94,8 @@ WORKER_DIED = (
 TEST_DELAY_ENV = "SEGEVAL_TEST_CASE_DELAY"
 
 JOURNAL_SUFFIX = ".partial.jsonl"
+# Outputs that grow as cases finish (a JSON or Markdown output is written at the end).
+STREAMED_FORMATS = ("csv", "jsonl")
 _JOURNAL_FORMAT = 1
 # Files of these suffixes lose to an image file with the same case id in the same
 # folder: nnU-Net's --save_probabilities writes case.npz beside case.nii.gz.
@@ -705,10 +715,6 @@ def journal_path(output: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + JOURNAL_SUFFIX)
 
 
-def _json_line(obj: Any) -> str:
-    return json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":")) + "\n"
-
-
 def _csv_text(settings: dict[str, Any], cases: Sequence[CaseResult], *, header: bool) -> str:
     # The same writer as the final report, so that streamed rows equal the final ones.
     text = to_csv(Report(settings=settings, cases=list(cases)))
@@ -721,7 +727,8 @@ class ResultStream:
     Every result goes to a JSON Lines journal beside the output
     (``results.json.partial.jsonl``: a header line with the settings, then one
     case per line) and, for a CSV output, also as rows appended to the CSV
-    itself. Each write is flushed at once (a killed process loses nothing) and
+    itself, or for a JSON Lines output as the same line appended to it. Each
+    write is flushed at once (a killed process loses nothing) and
     fsynced at most every ``fsync_interval_s`` (a lost machine loses at most that).
     :meth:`finish` writes the whole output atomically and removes the journal.
 
@@ -729,7 +736,7 @@ class ResultStream:
     ----------
     output : path
         The ``-o`` file.
-    fmt : {"csv", "json", "md"}
+    fmt : {"csv", "json", "jsonl", "md"}
         Its format.
     settings : dict
         ``ScoreSettings.to_dict()``: recorded in the journal, checked by ``--resume``.
@@ -754,18 +761,24 @@ class ResultStream:
         header = {"segeval_journal": _JOURNAL_FORMAT, "segeval_version": __version__, "settings": settings}
         # Rewritten whole (atomically) rather than appended to: a half-written last
         # line from a killed run, or a case tried again, never survives into it.
-        write_atomic(self.journal, _json_line(header) + "".join(_json_line(c.to_dict()) for c in kept))
+        write_atomic(self.journal, jsonl_line(header) + "".join(jsonl_line(c.to_dict()) for c in kept))
         self._files: list[TextIO] = [self.journal.open("a", encoding="utf-8")]
         if fmt == "csv":
             write_atomic(self.output, _csv_text(settings, kept, header=True))
+        elif fmt == "jsonl":
+            write_atomic(self.output, jsonl_header(settings) + "".join(jsonl_line(c.to_dict()) for c in kept))
+        if fmt in STREAMED_FORMATS:
             self._files.append(self.output.open("a", encoding="utf-8", newline=""))
         self._last_sync = time.monotonic()
 
     def add(self, result: CaseResult) -> None:
-        """Append one finished case (journal first, then the CSV rows)."""
-        texts = [_json_line(result.to_dict())]
+        """Append one finished case (journal first, then the CSV rows or the JSON line)."""
+        line = jsonl_line(result.to_dict())
+        texts = [line]
         if self.fmt == "csv":
             texts.append(_csv_text(self.settings, [result], header=False))
+        elif self.fmt == "jsonl":
+            texts.append(line)
         for fh, text in zip(self._files, texts):
             fh.write(text)
             fh.flush()
@@ -850,6 +863,22 @@ def _read_journal(path: Path, settings: dict[str, Any]) -> list[CaseResult]:
     return list(cases.values())
 
 
+def _read_report_jsonl(path: Path, settings: dict[str, Any]) -> list[CaseResult]:
+    lines = [line for line in _read_text(path).split("\n") if line.strip()]
+    try:
+        header = json.loads(lines[0]) if lines else None
+        records = [json.loads(line) for line in lines[1:]]
+        cases = [CaseResult.from_dict(d) for d in records if isinstance(d, dict) and "case" in d]
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise ReportError(
+            f"--resume: {path} is not a segeval JSON Lines report; run without --resume to start over"
+        ) from None
+    if not isinstance(header, dict) or "settings" not in header:
+        raise ReportError(f"--resume: {path} is not a segeval JSON Lines report; run without --resume to start over")
+    _check_settings(header["settings"], settings, path)
+    return cases
+
+
 def _read_report_json(path: Path, settings: dict[str, Any]) -> list[CaseResult]:
     try:
         data = json.loads(_read_text(path))
@@ -914,7 +943,7 @@ def _read_report_csv(path: Path, settings: dict[str, Any]) -> list[CaseResult]:
 def load_finished(output: str | os.PathLike[str], settings: dict[str, Any], *, fmt: str) -> list[CaseResult]:
     """The cases an earlier run already scored into ``output`` (for ``--resume``).
 
-    Reads the journal of an interrupted run, or else a finished CSV/JSON report.
+    Reads the journal of an interrupted run, or else a finished CSV, JSON or JSON Lines report.
     Failed cases are not returned (they are tried again), and a case recorded
     twice counts once (the last record).
 
@@ -932,11 +961,14 @@ def load_finished(output: str | os.PathLike[str], settings: dict[str, Any], *, f
         cases = []
     elif fmt == "json":
         cases = _read_report_json(out, settings)
+    elif fmt == "jsonl":
+        cases = _read_report_jsonl(out, settings)
     elif fmt == "csv":
         cases = _read_report_csv(out, settings)
     else:
         raise ReportError(
-            f"--resume: a finished {fmt} report ({out}) cannot be read back; write -o as .csv or .json to resume"
+            f"--resume: a finished {fmt} report ({out}) cannot be read back; "
+            "write -o as .csv, .json or .jsonl to resume"
         )
     return [c for c in cases if c.error is None]
 

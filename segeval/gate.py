@@ -555,7 +555,7 @@ def _read_path(path: Path) -> ReportValues:
     notes: list[str] = []
     lines = suffix in (".jsonl", ".ndjson")
     if lines or suffix == ".json" or (suffix not in (".csv", ".tsv") and text.lstrip()[:1] in "{["):
-        # One JSON document (even under a .jsonl name: `-o results.jsonl` writes one),
+        # One JSON document (also accepted under a .jsonl name),
         # else JSON Lines: a header line with the settings, then one case per line.
         try:
             obj = json.loads(text)

@@ -332,7 +332,7 @@ def _scored(tmp_path: Path, n: int = 4) -> tuple[list[CaseResult], ScoreSettings
     return results, settings
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "md"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "md"])
 def test_stream_then_finish_writes_the_report_and_removes_the_journal(tmp_path: Path, fmt: str) -> None:
     results, settings = _scored(tmp_path)
     out = tmp_path / f"results.{fmt}"
@@ -344,6 +344,10 @@ def test_stream_then_finish_writes_the_report_and_removes_the_journal(tmp_path: 
     assert [json.loads(line)["case"] for line in lines[1:]] == [r.case for r in reversed(results)]
     if fmt == "csv":  # rows appended as cases finish
         assert out.read_text().count("\n") == 1 + sum(len(r.labels) for r in results)
+    if fmt == "jsonl":  # the output itself grows a line per case, as the journal does
+        streamed = out.read_text().splitlines()
+        assert json.loads(streamed[0])["settings"] == json.loads(lines[0])["settings"]
+        assert streamed[1:] == lines[1:]
     report = Report(settings=settings.to_dict(), cases=results)
     stream.finish(report)
     assert not journal_path(out).exists()
@@ -388,7 +392,7 @@ def test_resume_refuses_other_settings(tmp_path: Path) -> None:
         load_finished(out, other.to_dict(), fmt="json")
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
 def test_resume_reads_a_finished_report(tmp_path: Path, fmt: str) -> None:
     results, settings = _scored(tmp_path)
     out = tmp_path / f"results.{fmt}"
@@ -403,6 +407,17 @@ def test_resume_reads_a_finished_report(tmp_path: Path, fmt: str) -> None:
         assert [c.generalized_dice for c in kept] == [c.generalized_dice for c in results]
     else:
         assert to_json(again) == to_json(report)
+
+
+def test_resume_of_a_finished_jsonl_refuses_other_settings_and_other_files(tmp_path: Path) -> None:
+    results, settings = _scored(tmp_path)
+    out = tmp_path / "results.jsonl"
+    ResultStream(out, "jsonl", settings.to_dict()).finish(Report(settings=settings.to_dict(), cases=results))
+    with pytest.raises(ReportError, match=r"other settings \(alpha 0.3 there, 0.5 now\)"):
+        load_finished(out, ScoreSettings(alpha=0.5).to_dict(), fmt="jsonl")
+    out.write_text('{"case": "a"}\n')
+    with pytest.raises(ReportError, match="is not a segeval JSON Lines report"):
+        load_finished(out, settings.to_dict(), fmt="jsonl")
 
 
 def test_resume_of_a_finished_csv_keeps_regions(tmp_path: Path) -> None:

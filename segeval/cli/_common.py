@@ -38,7 +38,7 @@ InfOpt = Annotated[str | None, typer.Option(
 ResampleOpt = Annotated[bool, typer.Option(
     "--resample-pred", help="Resample the prediction onto the GT grid (nearest neighbour) instead of refusing.")]
 FormatOpt = Annotated[str | None, typer.Option(
-    "--format", "-f", help="table, csv, json or md. Default: from -o's extension, else table.")]
+    "--format", "-f", help="table, csv, json, jsonl or md. Default: from -o's extension, else table.")]
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write the report here (format from the extension); written whole or not at all.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, gpu (needs CuPy) or auto.")]
@@ -49,8 +49,8 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]
 
-FORMATS = ("table", "csv", "json", "md")
-_EXT = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".jsonl": "json"}
+FORMATS = ("table", "csv", "json", "jsonl", "md")
+_EXT = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "md", ".markdown": "md"}
 
 
 def parse_spacing(text: str | None) -> tuple[float, ...] | None:
@@ -146,14 +146,14 @@ def output_format(fmt: str | None, output: Path | None) -> str:
         if fmt not in FORMATS:
             raise OptionError(f"--format: expected one of {', '.join(FORMATS)}; got {fmt!r}")
         if fmt == "table" and output is not None:
-            raise OptionError("--format table cannot be written to a file; use csv, json or md with -o")
+            raise OptionError("--format table cannot be written to a file; use csv, json, jsonl or md with -o")
         return fmt
     if output is None:
         return "table"
     ext = output.suffix.lower()
     if ext not in _EXT:
         raise OptionError(
-            f"-o {output}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .json or .md "
+            f"-o {output}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .json, .jsonl or .md "
             "or give --format"
         )
     return _EXT[ext]

@@ -215,7 +215,7 @@ def _score_all(
     quiet: bool,
 ) -> Report | None:
     """Score the cases not already done; stream them to -o. None when interrupted (message written)."""
-    from segeval.batch import ResultStream, journal_path, load_finished, run_batch
+    from segeval.batch import STREAMED_FORMATS, ResultStream, journal_path, load_finished, run_batch
     from segeval.report.schema import Report
 
     settings_dict = settings.to_dict()
@@ -267,7 +267,7 @@ def _score_all(
         if stream is None:
             where = "nothing was saved (give -o FILE to keep results)"
         else:
-            kept_in = stream.output if out_fmt == "csv" else stream.journal
+            kept_in = stream.output if out_fmt in STREAMED_FORMATS else stream.journal
             where = (f"the {len(results)} finished cases are in {kept_in}; run the same command with --resume "
                      "to score the rest")
         sys.stderr.write(f"segeval: interrupted after {scored} of {len(todo)} cases; {where}\n")

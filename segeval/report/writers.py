@@ -1,7 +1,9 @@
-"""CSV, JSON and Markdown renderings of a report, and atomic file writes.
+"""CSV, JSON, JSON Lines and Markdown renderings of a report, and atomic file writes.
 
 CSV is tidy (one row per case and label; NaN as an empty cell, infinity as
-``inf``); JSON is strict RFC 8259 (NaN -> null, inf -> "inf").
+``inf``); JSON is strict RFC 8259 (NaN -> null, inf -> "inf"). JSON Lines
+holds the same values as JSON, one record a line: the settings, then one case
+a line, then the summary, so that a batch can append cases as they finish.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from segeval._version import __version__
 from segeval.errors import OutputError
-from segeval.report.schema import Report
+from segeval.report.schema import Report, jsonable
 
 
 def fmt_number(v: Any, digits: int | None = 4) -> str:
@@ -60,6 +63,24 @@ def to_csv(report: Report) -> str:
 def to_json(report: Report) -> str:
     """Strict JSON of :meth:`Report.to_dict`, indented."""
     return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def jsonl_line(obj: Any) -> str:
+    """One JSON Lines record: strict compact JSON of ``obj`` and a newline."""
+    return json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def jsonl_header(settings: dict[str, Any]) -> str:
+    """The first line of a JSON Lines report: the version and the settings."""
+    return jsonl_line({"segeval_version": __version__, "settings": settings})
+
+
+def to_jsonl(report: Report) -> str:
+    """JSON Lines: the header line, one line per case (as in JSON's ``cases``), then ``{"summary": ...}``."""
+    lines = [jsonl_header(report.settings)]
+    lines += [jsonl_line(c.to_dict()) for c in report.cases]
+    lines.append(jsonl_line({"summary": report.summary()}))
+    return "".join(lines)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -114,11 +135,13 @@ def report_macro(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> d
 
 
 def render(report: Report, fmt: str) -> str:
-    """The report as text in ``fmt`` (csv, json or md)."""
+    """The report as text in ``fmt`` (csv, json, jsonl or md)."""
     if fmt == "csv":
         return to_csv(report)
     if fmt == "json":
         return to_json(report)
+    if fmt == "jsonl":
+        return to_jsonl(report)
     if fmt == "md":
         return to_markdown(report)
     raise ValueError(f"unknown format {fmt!r}")

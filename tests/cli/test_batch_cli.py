@@ -88,13 +88,28 @@ def test_skip_with_only_good_cases_exits_0(tmp_path: Path, monkeypatch: pytest.M
 
 def test_jobs_2_output_equals_jobs_1_byte_for_byte(scenario: dict[str, Any]) -> None:
     for jobs in ("1", "2"):
-        for ext in ("csv", "json"):
+        for ext in ("csv", "json", "jsonl"):
             r = run(scenario["pred"], scenario["gt"], "--missing", "zero", "--metrics", "dice,hd95,nsd",
                     "-o", f"j{jobs}.{ext}", "--nnunet-summary", f"nn{jobs}.json", "--summary", f"s{jobs}.csv",
                     "-j", jobs, "-q")
             assert r.exit_code == 3, r.output
-    for name in ("j{}.csv", "j{}.json", "nn{}.json", "s{}.csv"):
+    for name in ("j{}.csv", "j{}.json", "j{}.jsonl", "nn{}.json", "s{}.csv"):
         assert Path(name.format(1)).read_bytes() == Path(name.format(2)).read_bytes(), name
+
+
+def test_jsonl_output_holds_the_json_reports_values_a_line_each(scenario: dict[str, Any]) -> None:
+    for ext in ("json", "jsonl"):
+        r = run(scenario["pred"], scenario["gt"], "-o", f"out.{ext}", "-j", "1", "-q")
+        assert r.exit_code == 3, r.output
+    whole = json.loads(Path("out.json").read_text())
+    records = [json.loads(line) for line in Path("out.jsonl").read_text().splitlines()]
+    assert records[0] == {"segeval_version": whole["segeval_version"], "settings": whole["settings"]}
+    assert records[1:-1] == whole["cases"]
+    assert records[-1] == {"summary": whole["summary"]}
+    # gate reads either, with the same verdict
+    verdicts = [runner.invoke(app, ["gate", f"out.{ext}", "--fail-under", "dice=0.5"]) for ext in ("json", "jsonl")]
+    assert verdicts[0].exit_code == verdicts[1].exit_code
+    assert verdicts[0].stdout == verdicts[1].stdout.replace("out.jsonl", "out.json")
 
 
 def test_table_summary_and_worst_cases_on_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
