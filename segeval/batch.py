@@ -761,7 +761,8 @@ class ResultStream:
         header = {"segeval_journal": _JOURNAL_FORMAT, "segeval_version": __version__, "settings": settings}
         # Rewritten whole (atomically) rather than appended to: a half-written last
         # line from a killed run, or a case tried again, never survives into it.
-        write_atomic(self.journal, jsonl_line(header) + "".join(jsonl_line(c.to_dict()) for c in kept))
+        write_atomic(self.journal, jsonl_line(header) + "".join(jsonl_line(c.to_dict()) for c in kept),
+                     option="the journal of -o")
         self._files: list[TextIO] = [self.journal.open("a", encoding="utf-8")]
         if fmt == "csv":
             write_atomic(self.output, _csv_text(settings, kept, header=True))

@@ -564,3 +564,15 @@ def test_nnunet_summary_leaves_failed_cases_out() -> None:
     bad = CaseResult(case="b", pred="q", gt="h", error="ReadError: corrupt")
     data = nnunet_summary([ok, bad])
     assert [c["reference_file"] for c in data["metric_per_case"]] == ["g"]
+
+
+def test_write_atomic_names_the_option_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from segeval.errors import OutputError
+    from segeval.report.writers import write_atomic
+
+    with pytest.raises(OutputError, match=r"^--summary .*nowhere.s\.csv: folder .*nowhere does not exist$"):
+        write_atomic(tmp_path / "nowhere" / "s.csv", "x", option="--summary")
+    with pytest.raises(OutputError, match=r"^-o .*: is a directory; give a file name$"):
+        write_atomic(tmp_path, "x")
+    write_atomic(tmp_path / "s.csv", "a,b\n", option="--summary")
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"] and (tmp_path / "s.csv").read_text() == "a,b\n"

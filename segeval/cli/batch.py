@@ -190,7 +190,7 @@ def batch_command(
         from segeval.batch import render_summary
         from segeval.report.writers import write_atomic
 
-        write_atomic(summary, render_summary(report, summary_fmt))
+        write_atomic(summary, render_summary(report, summary_fmt), option="--summary")
     if nnunet_summary is not None:
         _write_nnunet(nnunet_summary, report, settings)
     _report_problems(report, quiet)
@@ -390,7 +390,8 @@ def _write_nnunet(path: Path, report: Report, settings: Any) -> None:
         # nnU-Net evaluates every foreground label of dataset.json, present or not.
         floor = 0 if spec.include_background else 1
         extra = sorted(k for k in spec.names if k >= floor and k != spec.ignore_label)
-    write_atomic(path, to_nnunet_json(nnunet_summary(report.cases, extra_labels=extra)))
+    write_atomic(path, to_nnunet_json(nnunet_summary(report.cases, extra_labels=extra)),
+                 option="--nnunet-summary")
 
 
 class _NoProgress(contextlib.AbstractContextManager["_NoProgress"]):

@@ -116,13 +116,6 @@ def gate_command(
 
 
 def _write_junit(path: Path, text: str) -> None:
-    from segeval.errors import OutputError
     from segeval.report.writers import write_atomic
 
-    try:
-        write_atomic(path, text)
-    except OutputError as exc:
-        message = str(exc)
-        prefix = f"-o {path}:"
-        raise OutputError(f"--junit {path}:{message[len(prefix):]}" if message.startswith(prefix)
-                          else f"--junit {path}: {message}") from None
+    write_atomic(path, text, option="--junit")

@@ -147,24 +147,33 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def write_atomic(path: str | Path, text: str) -> None:
+def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
     """Write ``text`` to ``path`` whole or not at all (temporary file beside it, then rename).
+
+    Parameters
+    ----------
+    path : path
+        The file to write.
+    text : str
+        Its whole content.
+    option : str
+        What the user gave the path as (``-o``, ``--summary``, ...): errors start with it.
 
     Raises
     ------
     OutputError
-        Naming the path when its folder is missing or not writable.
+        Naming the option and the path when its folder is missing or not writable.
     """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"-o {p}: folder {folder} does not exist")
+        raise OutputError(f"{option} {p}: folder {folder} does not exist")
     if p.is_dir():
-        raise OutputError(f"-o {p}: is a directory; give a file name")
+        raise OutputError(f"{option} {p}: is a directory; give a file name")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise OutputError(f"-o {p}: cannot write in {folder} ({exc.strerror or exc})") from None
+        raise OutputError(f"{option} {p}: cannot write in {folder} ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -174,4 +183,4 @@ def write_atomic(path: str | Path, text: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise OutputError(f"-o {p}: cannot write ({exc.strerror or exc})") from None
+        raise OutputError(f"{option} {p}: cannot write ({exc.strerror or exc})") from None
