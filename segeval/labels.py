@@ -184,6 +184,14 @@ def read_label_names(path: str | Path) -> tuple[dict[int, str], tuple[tuple[str,
         raise LabelSpecError(f"--label-names {p}: cannot read ({exc.strerror or exc})") from None
     names: dict[int, str] = {}
     regions: list[tuple[str, tuple[int, ...]]] = []
+
+    def name(label: int, text: str) -> None:
+        if names.get(label, text) != text:
+            raise LabelSpecError(
+                f"--label-names {p}: label {label} is named twice ({names[label]!r} and {text!r}); keep one"
+            )
+        names[label] = text
+
     if p.suffix.lower() == ".csv":
         for row in csv.reader(text.splitlines()):
             if not row or not "".join(row).strip():
@@ -192,7 +200,7 @@ def read_label_names(path: str | Path) -> tuple[dict[int, str], tuple[tuple[str,
                 raise LabelSpecError(f"--label-names {p}: each CSV row needs label,name; got {row}")
             if row[0].strip().lower() in ("label", "value", "id"):
                 continue
-            names[_int(row[0], f"--label-names {p}")] = row[1].strip()
+            name(_int(row[0], f"--label-names {p}"), row[1].strip())
         return names, ()
     try:
         data = json.loads(text)
@@ -204,14 +212,14 @@ def read_label_names(path: str | Path) -> tuple[dict[int, str], tuple[tuple[str,
         raise LabelSpecError(f"--label-names {p}: expected a JSON object mapping labels to names")
     for key, value in data.items():
         if isinstance(value, str) and key.strip().lstrip("-").isdigit():
-            names[int(key)] = value
+            name(int(key), value)
         elif isinstance(value, bool):
             raise LabelSpecError(f"--label-names {p}: {key!r} maps to a boolean")
         elif isinstance(value, int):
-            names[value] = key
+            name(value, key)
         elif isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value) and value:
             if len(value) == 1:
-                names[int(value[0])] = key
+                name(int(value[0]), key)
             else:
                 regions.append((key, tuple(int(v) for v in value)))
         else:

@@ -119,6 +119,7 @@ def _write(tmp_path: Path, name: str, content: str) -> Path:
         pytest.param("names.csv", "label,name\n1,liver\n2, spleen \n\n", {1: "liver", 2: "spleen"}, (),
                      id="csv-with-header"),
         pytest.param("names.csv", "1,liver\n2,spleen\n", {1: "liver", 2: "spleen"}, (), id="csv-without-header"),
+        pytest.param("names.csv", "1,liver\n1,liver\n", {1: "liver"}, (), id="csv-same-name-twice"),
     ],
 )
 def test_read_label_names(tmp_path: Path, name: str, content: str, names: dict, regions: tuple) -> None:
@@ -139,6 +140,12 @@ def test_read_label_names(tmp_path: Path, name: str, content: str, names: dict, 
                      id="nnunet-nested-object"),
         pytest.param("names.csv", "1\n", "needs label,name", id="csv-short-row"),
         pytest.param("names.csv", "one,liver\n", "'one' is not a whole number", id="csv-not-a-number"),
+        pytest.param("names.csv", "1,liver\n1,spleen\n", r"label 1 is named twice \('liver' and 'spleen'\)",
+                     id="csv-two-names"),
+        pytest.param("names.json", '{"liver": 1, "spleen": 1}', r"label 1 is named twice \('liver' and 'spleen'\)",
+                     id="json-two-names"),
+        pytest.param("dataset.json", '{"labels": {"background": 0, "liver": [1], "tumor": 1}}',
+                     "label 1 is named twice", id="nnunet-two-names"),
     ],
 )
 def test_bad_label_names_files(tmp_path: Path, name: str, content: str, match: str) -> None:
