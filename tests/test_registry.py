@@ -69,6 +69,9 @@ def test_parse_metrics(names: object, expected: tuple) -> None:
         pytest.param("dice,hausdorf", "unknown metric 'hausdorf'; known: dice", id="typo"),
         pytest.param("", "no metric given", id="empty"),
         pytest.param(",", "no metric given", id="only-commas"),
+        pytest.param("tp", r"^--metrics: tp is in every report already .*name a metric too, e\.g\. dice$",
+                     id="a-count"),
+        pytest.param("tp,fn", "tp, fn are in every report already", id="counts"),
     ],
 )
 def test_bad_metrics(names: str, match: str) -> None:

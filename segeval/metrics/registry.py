@@ -85,6 +85,7 @@ def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
     items = [n.strip().lower() for n in (names.split(",") if isinstance(names, str) else names)]
     items = [n for n in items if n]
     chosen: set[str] = set()
+    always: list[str] = []  # counts and volumes named anyway
     for item in items:
         if item == "all":
             chosen.update(s.name for s in _SPECS if s.kind in ("overlap", "surface"))
@@ -93,9 +94,16 @@ def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
         elif item in METRICS:
             if METRICS[item].kind in ("overlap", "surface"):
                 chosen.add(item)
+            else:
+                always.append(item)
         else:
             known = ", ".join(s.name for s in _SPECS if s.kind in ("overlap", "surface"))
             raise UnknownMetricError(f"--metrics: unknown metric {item!r}; known: {known}, all, surface")
+    if not chosen and always:
+        raise UnknownMetricError(
+            f"--metrics: {', '.join(always)} {'is' if len(always) == 1 else 'are'} in every report already "
+            "(counts and volumes need not be named); name a metric too, e.g. dice"
+        )
     if not chosen:
         raise UnknownMetricError("--metrics: no metric given")
     return tuple(s.name for s in _SPECS if s.name in chosen)
