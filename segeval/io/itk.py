@@ -9,16 +9,23 @@ spacing and the columns of the direction matrix need no reordering.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from segeval.errors import OptionError, ReadError
 from segeval.io import _axcodes, _checked_array, _split_channels
 from segeval.volume import LabelVolume, lps_to_ras
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Self
 
 __all__ = ["read_itk", "write_itk"]
 
@@ -30,14 +37,16 @@ def _itk_reason(exc: Exception) -> str:
 
     ITK errors span several lines: where it was thrown, the IO object, and
     last the cause (NRRD: "expected 8000 bytes but received 2585";
-    MetaImage: "Reason: <strerror>", which says "Success" when the pixel
-    data was merely short).
+    MetaImage: "Reason: <strerror>", where errno is left over from an
+    earlier call when the pixel data was merely short: "Success", or
+    "Inappropriate ioctl for device" when stderr is not a terminal).
     """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     last = lines[-1] if lines else type(exc).__name__
     if last.startswith("Reason:"):
         why = last.removeprefix("Reason:").strip()
-        last = "the pixel data is missing or incomplete" if why == "Success" else why
+        stale = why in ("Success", "Inappropriate ioctl for device")
+        last = "the pixel data is missing or incomplete" if stale else why
     last = re.sub(r"^ITK ERROR: \w+\(0x[0-9a-fA-F]+\): ", "", last)
     return last[:200]
 
@@ -64,6 +73,44 @@ def _missing_data_file(path: Path) -> str | None:
     if name in ("LOCAL", "LIST") or "%" in name or " " in name:
         return None
     return None if (path.parent / name).is_file() else name
+
+
+class _NativeStderrHeld:
+    """Hold what native code writes to file descriptor 2 while a file is read.
+
+    ITK's MetaImage reader prints its own diagnostics straight to the C++
+    ``std::cerr`` (four lines for a truncated ``.mha``) before it raises; the
+    ``ReadError`` segeval raises says the same in one line. On a failed read
+    the held text is dropped; on a successful one it is written out as it
+    came (a real warning is not lost). Where fd 2 cannot be redirected
+    (no such descriptor), nothing is held.
+    """
+
+    def __init__(self) -> None:
+        self._saved: int | None = None
+        self._tmp: Any = None
+
+    def __enter__(self) -> Self:
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            return self
+        self._tmp = tempfile.TemporaryFile()
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._saved is None:
+            return
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        held = self._tmp.read()
+        self._tmp.close()
+        if kind is None and held:
+            os.write(2, held)
 
 
 def read_itk(
@@ -96,11 +143,12 @@ def read_itk(
             "which is not beside it; copy the data file along with the header"
         )
     try:
-        # Any: SimpleITK's Image methods are unannotated.
-        image: Any = sitk.ReadImage(str(path), imageIO=_IMAGE_IO[fmt_name])
-        # A copy that NumPy owns: GetArrayViewFromImage would dangle once
-        # `image` is freed. The transpose below is a view.
-        zyx = sitk.GetArrayFromImage(image)
+        with _NativeStderrHeld():
+            # Any: SimpleITK's Image methods are unannotated.
+            image: Any = sitk.ReadImage(str(path), imageIO=_IMAGE_IO[fmt_name])
+            # A copy that NumPy owns: GetArrayViewFromImage would dangle once
+            # `image` is freed. The transpose below is a view.
+            zyx = sitk.GetArrayFromImage(image)
     except RuntimeError as exc:
         raise ReadError(
             f"{shown}: SimpleITK cannot read this {fmt_name} file ({_itk_reason(exc)}); "

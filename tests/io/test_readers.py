@@ -655,14 +655,19 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("make", "error", "name", "says"), BAD_INPUTS)
 def test_bad_input(
-    tmp_path: Path, make: Maker, error: type[SegevalError], name: str, says: str
+    tmp_path: Path, make: Maker, error: type[SegevalError], name: str, says: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     path = make(tmp_path)
+    capfd.readouterr()
     with pytest.raises(error) as exc:
         read_volume(path)
     assert type(exc.value) is error
     message = _one_line(exc, name)
     assert says in message
+    # The one-line error is all: no native library's own diagnostics beside it
+    # (ITK's MetaImage reader printed four lines for a truncated .mha).
+    assert capfd.readouterr().err == ""
 
 
 def test_read_error_is_an_oserror(tmp_path: Path) -> None:
