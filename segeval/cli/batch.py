@@ -122,6 +122,7 @@ def batch_command(
     from segeval.batch import MISSING_POLICIES, find_dataset_json, pair_cases, read_pairs_csv
     from segeval.errors import InputError, OptionError
     from segeval.labels import read_label_names
+    from segeval.report.writers import check_writable
 
     out_fmt = output_format(fmt, output)
     if missing not in MISSING_POLICIES:
@@ -131,8 +132,10 @@ def batch_command(
     if resume and output is None:
         raise OptionError("--resume needs -o FILE: the output of the run to continue")
     summary_fmt = _summary_format(summary)
+    # Fail before scoring, not after an hour of it, when an output cannot be written.
     for path, option in ((output, "-o"), (summary, "--summary"), (nnunet_summary, "--nnunet-summary")):
-        _check_writable(path, option)
+        if path is not None:
+            check_writable(path, option)
     if scheduler is not None:
         _check_scheduler(scheduler)
 
@@ -293,21 +296,6 @@ def _summary_format(path: Path | None) -> str:
     if fmt is None:
         raise OptionError(f"--summary {path}: give a .csv, .json or .md file name")
     return fmt
-
-
-def _check_writable(path: Path | None, option: str) -> None:
-    """Fail before scoring, not after an hour of it, when an output cannot be written."""
-    from segeval.errors import OutputError
-
-    if path is None:
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{option} {path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise OutputError(f"{option} {path}: is a directory; give a file name")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"{option} {path}: folder {folder} is not writable")
 
 
 def _check_scheduler(address: str) -> None:

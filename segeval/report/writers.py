@@ -147,6 +147,25 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
+def check_writable(path: str | Path, option: str = "-o") -> Path:
+    """Fail early, naming ``option`` and ``path``, when ``path`` cannot be written; return its folder.
+
+    Raises
+    ------
+    OutputError
+        The folder is missing or not writable, or ``path`` is a directory.
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{option} {p}: folder {folder} does not exist")
+    if p.is_dir():
+        raise OutputError(f"{option} {p}: is a directory; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{option} {p}: folder {folder} is not writable")
+    return folder
+
+
 def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
     """Write ``text`` to ``path`` whole or not at all (temporary file beside it, then rename).
 
@@ -165,11 +184,7 @@ def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
         Naming the option and the path when its folder is missing or not writable.
     """
     p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{option} {p}: folder {folder} does not exist")
-    if p.is_dir():
-        raise OutputError(f"{option} {p}: is a directory; give a file name")
+    folder = check_writable(p, option)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
