@@ -93,11 +93,16 @@ class _NativeStderrHeld:
     def __enter__(self) -> Self:
         try:
             sys.stderr.flush()
-            self._saved = os.dup(2)
+            tmp = tempfile.TemporaryFile()
         except (OSError, ValueError, AttributeError):
             return self
-        self._tmp = tempfile.TemporaryFile()
-        os.dup2(self._tmp.fileno(), 2)
+        try:
+            self._saved = os.dup(2)
+        except OSError:
+            tmp.close()
+            return self
+        self._tmp = tmp
+        os.dup2(tmp.fileno(), 2)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
