@@ -865,17 +865,16 @@ def _read_journal(path: Path, settings: dict[str, Any]) -> list[CaseResult]:
 
 
 def _read_report_jsonl(path: Path, settings: dict[str, Any]) -> list[CaseResult]:
+    not_ours = ReportError(f"--resume: {path} is not a segeval JSON Lines report; run without --resume to start over")
     lines = [line for line in _read_text(path).split("\n") if line.strip()]
     try:
         header = json.loads(lines[0]) if lines else None
         records = [json.loads(line) for line in lines[1:]]
         cases = [CaseResult.from_dict(d) for d in records if isinstance(d, dict) and "case" in d]
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        raise ReportError(
-            f"--resume: {path} is not a segeval JSON Lines report; run without --resume to start over"
-        ) from None
+        raise not_ours from None
     if not isinstance(header, dict) or "settings" not in header:
-        raise ReportError(f"--resume: {path} is not a segeval JSON Lines report; run without --resume to start over")
+        raise not_ours
     _check_settings(header["settings"], settings, path)
     return cases
 
