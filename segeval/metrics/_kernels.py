@@ -78,8 +78,8 @@ class _RunFinder:
         self._changed = np.zeros(size + 8, dtype=np.bool_)  # room to pad to a whole word
         self._other = np.empty(size, dtype=np.bool_) if arrays > 1 else None
 
-    def starts(self, *chunks: np.ndarray) -> np.ndarray:
-        """Start index of every run in ``chunks`` (same length, at most ``_CHUNK``), 0 first."""
+    def runs(self, *chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start index (0 first) and length of every run in ``chunks`` (same length, at most ``_CHUNK``)."""
         m = chunks[0].shape[0]
         changed = self._changed[: m - 1]
         np.not_equal(chunks[0][1:], chunks[0][:-1], out=changed)
@@ -90,17 +90,11 @@ class _RunFinder:
             changed |= other
         padded = (m + 6) // 8 * 8  # m - 1 entries, rounded up to whole words
         self._changed[m - 1 : padded] = False
-        starts = np.empty(1, dtype=np.intp)
-        starts[0] = 0
-        return np.concatenate((starts, _true_at(self._changed[:padded], 1)))
-
-
-def _lengths(starts: np.ndarray, m: int) -> np.ndarray:
-    """Run lengths from run starts in a chunk of ``m`` values."""
-    lengths = np.empty_like(starts)
-    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
-    lengths[-1] = m - starts[-1]
-    return lengths
+        starts = np.concatenate((np.zeros(1, dtype=np.intp), _true_at(self._changed[:padded], 1)))
+        lengths = np.empty_like(starts)
+        np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+        lengths[-1] = m - starts[-1]
+        return starts, lengths
 
 
 def _add_counts(total: np.ndarray, keys: np.ndarray, lengths: np.ndarray) -> None:
@@ -137,22 +131,22 @@ def _joint_hist_py(
         for lo in range(0, n, _CHUNK):
             ca = a8[lo : lo + _CHUNK]
             cb = b8[lo : lo + _CHUNK]
-            starts = finder.starts(ca, cb)
+            starts, lengths = finder.runs(ca, cb)
             keys = ca[starts].astype(np.intp)
             keys <<= 8
             keys |= cb[starts]
-            _add_counts(raw, keys, _lengths(starts, ca.shape[0]))
+            _add_counts(raw, keys, lengths)
         return _fold(raw.reshape(256, 256), a.dtype, lut_a, off_a, b.dtype, lut_b, off_b, ka, kb)
     hist = np.zeros(ka * kb, dtype=np.int64)
     for lo in range(0, n, _CHUNK):
         ca = a[lo : lo + _CHUNK]
         cb = b[lo : lo + _CHUNK]
-        starts = finder.starts(ca, cb)
+        starts, lengths = finder.runs(ca, cb)
         ia = lut_a[ca[starts].astype(np.int64) - off_a]
         ib = lut_b[cb[starts].astype(np.int64) - off_b]
         ia *= kb
         ia += ib
-        _add_counts(hist, ia, _lengths(starts, ca.shape[0]))
+        _add_counts(hist, ia, lengths)
     return hist.reshape(ka, kb)
 
 
@@ -162,8 +156,8 @@ def _presence_py(a: np.ndarray, off: int, size: int) -> np.ndarray:
     finder = _RunFinder(a.shape[0], 1)
     for lo in range(0, a.shape[0], _CHUNK):
         c = a[lo : lo + _CHUNK]
-        starts = finder.starts(c)
-        _add_counts(counts, c[starts].astype(np.int64) - off, _lengths(starts, c.shape[0]))
+        starts, lengths = finder.runs(c)
+        _add_counts(counts, c[starts].astype(np.int64) - off, lengths)
     return counts
 
 
