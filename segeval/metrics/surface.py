@@ -545,6 +545,16 @@ def _class_distances(
 # ---------------------------------------------------------------------------
 
 
+def _mean(d: FloatArray) -> float:
+    """Mean of non-empty ``d``, kept within ``[min d, max d]``.
+
+    The floating-point mean of equal values can come out one ulp above them
+    (three distances of 1.7888... averaged to more than their maximum), which
+    broke ``assd <= hd``; the exact mean never leaves that range.
+    """
+    return min(max(float(d.mean()), float(d.min())), float(d.max()))
+
+
 def _reduce(
     d_pg: FloatArray,
     d_gp: FloatArray,
@@ -569,9 +579,9 @@ def _reduce(
         elif m == "hd95_pooled":
             out[m] = float(np.percentile(np.concatenate([d_pg, d_gp]), percentile))
         elif m == "assd":
-            out[m] = float(np.concatenate([d_pg, d_gp]).mean())
+            out[m] = _mean(np.concatenate([d_pg, d_gp]))
         elif m == "masd":
-            out[m] = float((d_pg.mean() + d_gp.mean()) / 2)
+            out[m] = (_mean(d_pg) + _mean(d_gp)) / 2
         elif m == "nsd":
             hits = np.count_nonzero(d_pg <= tolerance_mm) + np.count_nonzero(d_gp <= tolerance_mm)
             out[m] = hits / (n_p + n_g)

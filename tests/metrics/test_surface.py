@@ -664,3 +664,13 @@ def test_numpy_path_when_numba_cannot_import() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["5.0", "4.0", "3.0", "0.9259"]
+
+
+def test_mean_distances_never_exceed_hd_by_rounding() -> None:
+    # Found by hypothesis: every boundary distance is 1.7888... mm, and the
+    # floating-point mean of them came out one ulp above the maximum.
+    pred = np.array([[0, 0, 0, 0, 0], [0, 0, 1, 0, 0]], dtype=np.uint8)
+    gt = np.array([[1, 0, 0, 0, 1], [0, 0, 0, 0, 0]], dtype=np.uint8)
+    r = surface_metrics(pred, gt, classes=[1], spacing_mm=(0.8, 0.8))
+    assert r["assd"][0] <= r["hd"][0] and r["masd"][0] <= r["hd"][0]
+    assert r["assd"][0] == pytest.approx(r["hd"][0], rel=1e-15)
