@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 import segeval
-from segeval.metrics import _kernels
+from segeval.metrics import _hist_jit, _numba
 from segeval.metrics.confusion import joint_counts
 from segeval.metrics.overlap import overlap_from_counts
 
@@ -99,17 +99,9 @@ def segeval_core(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
     return metrics
 
 
-class numpy_fallback:
-    """Context manager: route segeval's kernels to the pure-NumPy versions."""
-
-    def __enter__(self) -> None:
-        self.saved = (_kernels.joint_hist, _kernels.presence, _kernels.minmax)
-        _kernels.joint_hist = _kernels._joint_hist_py
-        _kernels.presence = _kernels._presence_py
-        _kernels.minmax = _kernels._minmax_py
-
-    def __exit__(self, *exc: object) -> None:
-        _kernels.joint_hist, _kernels.presence, _kernels.minmax = self.saved
+def numpy_fallback() -> Any:
+    """Context manager: every segeval kernel on its pure-NumPy version."""
+    return _numba.forced(False)
 
 
 def naive_loop(pred: np.ndarray, gt: np.ndarray, labels: list[int]) -> np.ndarray:
@@ -182,23 +174,25 @@ def traced_peak(fn: Callable[[], Any]) -> float:
 
 def per_thread_hist_bytes(n: int) -> tuple[int, str]:
     """Bytes of the per-thread histograms of the 8-bit path (n_parts x 256 x 256 x int64)."""
-    if not _kernels.HAVE_NUMBA:
+    if not _numba.HAVE_NUMBA:
         return 0, "no numba"
-    parts = _kernels._parts(n, 256 * 256)
+    parts = _hist_jit.parts(n, 256 * 256)
     return parts * 256 * 256 * 8, f"{parts} threads x 256 x 256 x int64"
 
 
 def cold_compile_seconds() -> float | None:
     """First joint_counts call on uint8 arrays in a fresh process with an empty numba cache."""
-    if not _kernels.HAVE_NUMBA:
+    if not _numba.HAVE_NUMBA:
         return None
     import subprocess
     import tempfile
 
     code = (
         "import time, numpy as np\n"
+        "from segeval.metrics import _numba\n"
         "from segeval.metrics.confusion import joint_counts\n"
         "a = np.zeros((64, 64, 64), np.uint8)\n"
+        "_numba.use_jit = lambda n=None: True\n"
         "t = time.perf_counter(); joint_counts(a, a); print(time.perf_counter() - t)\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,7 +208,7 @@ def cold_compile_seconds() -> float | None:
 
 def kernel_stats() -> str:
     """Which compiled kernels were compiled or loaded from numba's cache in this process."""
-    compiled = _kernels._compiled() if _kernels.HAVE_NUMBA else None
+    compiled = _hist_jit.KERNELS.compiled() if _numba.HAVE_NUMBA else None
     if compiled is None:
         return "numba not used"
     parts = []
@@ -232,16 +226,11 @@ def one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
     """``fn`` run with numba limited to one thread (what the kernels split by)."""
 
     def run() -> Any:
-        compiled = _kernels._compiled() if _kernels.HAVE_NUMBA else None
-        if compiled is None:
-            return fn()
-        numba = compiled.numba
-        saved = numba.get_num_threads()
-        numba.set_num_threads(1)
+        _numba.set_thread_budget(1)
         try:
             return fn()
         finally:
-            numba.set_num_threads(saved)
+            _numba.set_thread_budget(None)
 
     return run
 
@@ -265,8 +254,9 @@ def run_case(
     ref = segeval_core(pred, gt)
     first = time.perf_counter() - t0
     # A cold process counts with NumPy until numba would have paid for itself
-    # (see _kernels); the rows below measure the steady state, on numba.
-    _kernels.warm_up()
+    # (see segeval.metrics._numba.use_jit); the rows below measure the steady state, on numba.
+    steady = _numba.forced(True)
+    steady.__enter__()
     out = np.empty_like(pred)
     t_core, t_jc, t_floor = best_interleaved(
         [
@@ -376,6 +366,7 @@ def run_case(
         timed = sec is not None and not row["work"].startswith("segeval first")
         row["ratio"] = sec / t_core if timed else None
     rows.append({"k": k, "checks": checks})
+    steady.__exit__(None, None, None)
     return rows
 
 
@@ -425,10 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"K={k}: generated in {dt:.2f} s; {describe(pred, gt)}", flush=True)
         all_rows += run_case(pred, gt, k, args, first_case=i == 0)
         del pred, gt
-    compiled = _kernels._compiled() if _kernels.HAVE_NUMBA else None
-    if compiled is not None:
-        print(f"numba {compiled.numba.__version__}, {compiled.numba.get_num_threads()} threads; "
-              f"{kernel_stats()}")
+    numba = _numba.numba_module() if _numba.HAVE_NUMBA else None
+    if numba is not None:
+        print(f"numba {numba.__version__}, {_numba.cores()} threads; {kernel_stats()}")
     if cold is not None:
         print(f"numba compile (first uint8 joint_counts, fresh process, empty cache): {cold:.2f} s")
     print()

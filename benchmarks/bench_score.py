@@ -166,11 +166,9 @@ def main() -> None:
                       ("segeval --help", [SEGEVAL, "--help"])):
         sec = base if cmd is None else best(lambda cmd=cmd: run(cmd), 5)
         print(f"| {name} | {sec:.3f} |")
-    heavy = subprocess.run(
-        [PY, "-c", "import sys; from segeval.cli import app\ntry:\n app(['--help'])\nexcept SystemExit:\n pass\n"
-         "print([m for m in ('pandas','SimpleITK','scipy','numba') if m in sys.modules], file=sys.stderr)"],
-        capture_output=True, text=True,
-    ).stderr.strip()
+    code = ("import sys; from segeval.cli import app\ntry:\n app(['--help'])\nexcept SystemExit:\n pass\n"
+            "print([m for m in ('pandas','SimpleITK','scipy','numba') if m in sys.modules], file=sys.stderr)")
+    heavy = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=False).stderr.strip()
     print(f"\nmodules imported by `segeval --help` among pandas/SimpleITK/scipy/numba: {heavy}")
 
 

@@ -10,8 +10,10 @@ from segeval._version import __version__
 from segeval.errors import SegevalError
 from segeval.metrics.confusion import confusion_matrix
 from segeval.metrics.overlap import dice, generalized_dice, iou, tversky
-from segeval.report.schema import CaseResult, Report
-from segeval.scoring import ScoreSettings, score, score_case
+from segeval.records import CaseResult
+from segeval.scoring import score, score_case
+from segeval.settings import ScoreSettings, build_settings
+from segeval.summary import Report
 from segeval.volume import LabelVolume
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "ScoreSettings",
     "SegevalError",
     "__version__",
+    "build_settings",
     "confusion_matrix",
     "dice",
     "generalized_dice",

@@ -6,16 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from segeval.metrics.confusion import value_counts
 from segeval.volume import LabelVolume
 
 __all__ = ["describe"]
 
-# About a million voxels: a chunk and its int64 copy stay in cache, and
-# the temporaries never grow with the volume.
+# About a million voxels: a chunk stays in cache, and the temporaries never
+# grow with the volume.
 _CHUNK = 1 << 20
-# Labels spanning at most this many values are counted with bincount
-# (one pass, no sort); wider ranges fall back to np.unique.
-_BINCOUNT_RANGE = 1 << 16
 
 
 def describe(volume: LabelVolume) -> dict[str, Any]:
@@ -42,10 +40,9 @@ def describe(volume: LabelVolume) -> dict[str, Any]:
 
     Notes
     -----
-    ``ml = voxels * prod(spacing_mm) / 1000``. Counting is one pass of
-    ``bincount`` over chunks of about a million voxels when the labels span
-    at most 65536 values, so a 512 x 512 x 256 uint8 volume takes well
-    under a second; ``np.unique`` (a sort) otherwise.
+    ``ml = voxels * prod(spacing_mm) / 1000``. The census is
+    :func:`segeval.metrics.confusion.value_counts`: the same run-length
+    counting as the confusion matrix, one pass in memory order.
 
     Examples
     --------
@@ -81,9 +78,10 @@ def describe(volume: LabelVolume) -> dict[str, Any]:
             return info
     info["kind"] = "labels"
     voxel_ml = volume.voxel_volume_ml
+    values, counts = value_counts(flat, name=volume.path or "volume")
     info["census"] = [
-        {"label": label, "voxels": voxels, "ml": voxels * voxel_ml}
-        for label, voxels in _census(flat)
+        {"label": int(label), "voxels": int(voxels), "ml": int(voxels) * voxel_ml}
+        for label, voxels in zip(values, counts)
     ]
     return info
 
@@ -109,32 +107,3 @@ def _float_stats(flat: np.ndarray[Any, Any]) -> dict[str, Any]:
         lo = c_lo if lo is None else min(lo, c_lo)
         hi = c_hi if hi is None else max(hi, c_hi)
     return {"whole": whole, "min": lo, "max": hi, "nonfinite": nonfinite}
-
-
-def _census(flat: np.ndarray[Any, Any]) -> list[tuple[int, int]]:
-    """(label, voxel count) for every value of a 1-D integer or whole-float array, ascending."""
-    if flat.size == 0:
-        return []
-    lo, hi = flat.min(), flat.max()
-    if float(hi) - float(lo) >= _BINCOUNT_RANGE:
-        values, counts = np.unique(flat, return_counts=True)
-        return [(int(v), int(c)) for v, c in zip(values, counts, strict=True)]
-    # Python ints: int8 127 - (-128) would overflow as NumPy scalars.
-    first = int(lo)
-    n_bins = int(hi) - first + 1
-    counts = np.zeros(n_bins, dtype=np.int64)
-    narrow = flat.dtype.kind in "iu" and flat.dtype.itemsize < 8
-    for start in range(0, flat.size, _CHUNK):
-        chunk = flat[start : start + _CHUNK]
-        if narrow and flat.dtype.kind == "u" and first == 0:
-            keys = chunk  # already non-negative bin indices
-        elif narrow:
-            # Widen before shifting, for the same overflow reason.
-            keys = chunk.astype(np.int64) - first
-        else:
-            # 64-bit ints and whole floats: the range is small, so the
-            # difference cannot overflow, and floats below 2**53 are exact.
-            keys = (chunk - lo).astype(np.intp)
-        counts += np.bincount(keys, minlength=n_bins)
-    present = np.flatnonzero(counts)
-    return [(first + int(i), int(counts[i])) for i in present]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,8 +133,8 @@ def parse_labels(text: str) -> tuple[tuple[int, ...], dict[int, str]]:
             if not name:
                 raise LabelSpecError(f"--labels: {item.strip()!r} has an empty name")
             if name.lstrip("-").isdigit():
-                # Fix (tests): "2=3" named label 3 "2", which gate's METRIC:LABEL (number
-                # or name) cannot tell apart from label 2; --region already refuses this.
+                # gate's METRIC:LABEL takes a number or a name: a label named "2"
+                # could not be told apart from label 2.
                 raise LabelSpecError(f"--labels: the name {name!r} must not be a number (write NAME=LABEL)")
             names[value] = name
         else:
@@ -158,14 +159,14 @@ def parse_region(text: str) -> tuple[str, tuple[int, ...]]:
         raise LabelSpecError(f"--region: {text!r} is not NAME=LABEL,LABEL,... (e.g. --region WT=1,2,3)")
     values = tuple(_int(m, "--region") for m in members.split(",") if m.strip())
     if not values:
-        # Fix (tests): "WT=," gave a region with no members (silently always empty).
+        # "WT=," would be a region with no members, silently always empty.
         raise LabelSpecError(f"--region: {text!r} lists no labels (e.g. --region WT=1,2,3)")
     if name.lstrip("-").isdigit():
         raise LabelSpecError(f"--region: the name {name!r} must not be a number")
     return name, values
 
 
-def read_label_names(path: str | Path) -> tuple[dict[int, str], tuple[tuple[str, tuple[int, ...]], ...]]:
+def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], tuple[tuple[str, tuple[int, ...]], ...]]:
     """Read label names (and regions) from JSON, CSV or an nnU-Net ``dataset.json``.
 
     Accepted layouts: ``{"1": "liver", ...}``; ``{"liver": 1, ...}``; an nnU-Net

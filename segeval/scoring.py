@@ -1,110 +1,44 @@
 """Score one case: two label volumes in, one record per scored class out.
 
 :func:`score_case` is the single place where the confusion matrix, the
-overlap metrics and (on request) the surface distances meet. It is used by
-:func:`segeval.score` (one pair, paths or arrays), by ``segeval score`` and by
-every worker of ``segeval batch``.
+overlap metrics and (on request) the surface distances meet, and
+:func:`load_case` the single place where a case's two files become two
+volumes on one grid. ``segeval score``, every worker of ``segeval batch``
+(:func:`score_task`) and :func:`segeval.score` all go through both, so the
+same files and settings give the same numbers by every route.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from segeval.errors import OptionError
-from segeval.labels import LabelSpec, ScoredClass
+from segeval.backends import Backend, get_backend
+from segeval.errors import GeometryMismatchError, OptionError, SegevalError
+from segeval.labels import ScoredClass
 from segeval.metrics.confusion import joint_counts
-from segeval.metrics.overlap import (
-    EMPTY_POLICIES,
-    OVERLAP_METRICS,
-    generalized_dice_from_counts,
-    overlap_from_counts,
-)
-from segeval.metrics.registry import METRICS, parse_metrics
-from segeval.report.schema import CaseResult, Report
-from segeval.volume import LabelVolume
+from segeval.metrics.overlap import generalized_dice_from_counts, overlap_from_counts
+from segeval.metrics.surface import surface_metrics
+from segeval.records import CaseResult, CaseTask, ClassRecord
+from segeval.settings import ScoreSettings, build_settings
+from segeval.summary import Report
+from segeval.volume import LabelVolume, check_same_geometry, with_spacing
 
+__all__ = ["load_case", "score", "score_case", "score_task"]
 
-@dataclass(frozen=True)
-class ScoreSettings:
-    """Every option that changes a number (recorded in each report's ``settings``).
+#: Test-only hook: seconds each case sleeps before it is read, so that tests can
+#: interrupt a running batch deterministically. Not for users.
+TEST_DELAY_ENV = "SEGEVAL_TEST_CASE_DELAY"
 
-    Attributes
-    ----------
-    spec : LabelSpec
-        Labels, names, regions, ignore label, background.
-    metrics : tuple of str
-        Metrics to compute (counts and volumes are always reported).
-    alpha, beta : float
-        Tversky weights of FP and FN.
-    smooth : float
-        Additive smoothing of Dice, IoU and Tversky.
-    empty : {"nan", "one", "zero"}
-        Score of a class absent from both volumes.
-    tolerance_mm : float
-        NSD tolerance.
-    percentile : float
-        Percentile of ``hd95`` and ``hd95_pooled``.
-    spacing_mm : tuple of float or None
-        Spacing override (``.npy``/``.npz`` inputs, or forcing one).
-    inf_distance : str or float or None
-        Replacement for infinite distances (one mask empty): ``"diagonal"``
-        (the image diagonal in mm), a number, or None to keep ``inf``.
-    """
-
-    spec: LabelSpec = field(default_factory=LabelSpec)
-    metrics: tuple[str, ...] = tuple(OVERLAP_METRICS)
-    alpha: float = 0.3
-    beta: float = 0.7
-    smooth: float = 0.0
-    empty: str = "nan"
-    tolerance_mm: float = 1.0
-    percentile: float = 95.0
-    spacing_mm: tuple[float, ...] | None = None
-    inf_distance: str | float | None = None
-
-    def __post_init__(self) -> None:
-        if self.empty not in EMPTY_POLICIES:
-            raise OptionError(f"--empty: expected one of nan, one, zero; got {self.empty!r}")
-        # Fix (tests): "x < 0" let NaN and inf through; they gave NaN scores.
-        if not all(math.isfinite(v) and v >= 0 for v in (self.alpha, self.beta)):
-            raise OptionError(f"--alpha/--beta: must be >= 0 (got {self.alpha}, {self.beta})")
-        if not (math.isfinite(self.smooth) and self.smooth >= 0):
-            raise OptionError(f"--smooth: must be >= 0 (got {self.smooth})")
-        if not self.tolerance_mm >= 0:
-            raise OptionError(f"--tolerance: must be >= 0 mm (got {self.tolerance_mm})")
-        if not 0 < self.percentile <= 100:
-            raise OptionError(f"--percentile: must be in (0, 100] (got {self.percentile})")
-        if self.spacing_mm is not None and any(not s > 0 for s in self.spacing_mm):
-            raise OptionError(f"--spacing: every value must be > 0 mm (got {self.spacing_mm})")
-        if isinstance(self.inf_distance, str) and self.inf_distance != "diagonal":
-            raise OptionError(f"--inf-distance: 'diagonal' or a number, got {self.inf_distance!r}")
-
-    @property
-    def surface_metrics(self) -> tuple[str, ...]:
-        """The requested distance metrics."""
-        return tuple(m for m in self.metrics if METRICS[m].kind == "surface")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings for the report."""
-        out: dict[str, Any] = dict(self.spec.to_dict())
-        out.update(
-            metrics=list(self.metrics),
-            alpha=self.alpha,
-            beta=self.beta,
-            smooth=self.smooth,
-            empty=self.empty,
-            tolerance_mm=self.tolerance_mm,
-            percentile=self.percentile,
-            spacing_mm=list(self.spacing_mm) if self.spacing_mm is not None else None,
-            inf_distance=self.inf_distance,
-        )
-        return out
+_NO_SPACING = "no voxel spacing in the input; 1 mm assumed (give --spacing)"
+_SPACING_REPLACED = "--spacing replaces the voxel spacing the files give"
+_EMPTY_PREDICTION = "no prediction: scored as an empty prediction (--missing zero)"
 
 
 def _records(
@@ -113,10 +47,10 @@ def _records(
     values: Mapping[str, np.ndarray],
     voxel_ml: float,
     metrics: Sequence[str],
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+) -> list[ClassRecord]:
+    rows: list[ClassRecord] = []
     for i, cls in enumerate(classes):
-        row: dict[str, Any] = {"label": cls.key, "name": cls.name}
+        row: ClassRecord = {"label": cls.key, "name": cls.name}
         if cls.is_region:
             row["members"] = list(cls.members)
         for m in metrics:
@@ -135,20 +69,21 @@ def score_case(
     settings: ScoreSettings | None = None,
     *,
     case: str | None = None,
-    device: str = "cpu",
+    device: str | Backend = "cpu",
 ) -> CaseResult:
-    """Score one pair of label volumes.
+    """Score one pair of label volumes on one grid.
 
     Parameters
     ----------
     pred, gt : LabelVolume
-        Same shape; geometry is checked by the caller (``volume.check_same_geometry``).
-        Spacing is taken from ``gt`` unless ``settings.spacing_mm`` overrides it.
+        Same shape; their geometry is checked by :func:`load_case` (or by the
+        caller). ``settings.spacing_mm``, when given, is the spacing of both;
+        otherwise gt's spacing is used.
     settings : ScoreSettings, optional
         Defaults: every label > 0, the overlap metrics.
     case : str, optional
         Case id for the report (default: gt's file name, or ``"case"``).
-    device : {"cpu", "gpu"}
+    device : {"cpu", "gpu", "auto"} or Backend
         ``"gpu"``: the labels cross to the GPU once (in their stored dtype) and
         the confusion matrix and distance transforms run there with CuPy.
 
@@ -159,34 +94,37 @@ def score_case(
         the volumes in ml, plus the case's generalized Dice.
     """
     settings = settings or ScoreSettings()
+    backend = get_backend(device)
     spec = settings.spec
-    # --spacing is for inputs that carry none (.npy/.npz); a header's spacing wins.
-    spacing = gt.spacing_mm if gt.spacing_given else (settings.spacing_mm or gt.spacing_mm)
+    notes = []
+    if settings.spacing_mm is not None:
+        if "file_spacing_mm" in gt.meta or "file_spacing_mm" in pred.meta:
+            notes.append(_SPACING_REPLACED)
+        gt = with_spacing(gt, settings.spacing_mm)
+    elif not gt.spacing_given:
+        notes.append(_NO_SPACING)
+    spacing = gt.spacing_mm
     if len(spacing) != gt.labels.ndim:
         raise OptionError(
             f"--spacing: {len(spacing)} values given for a {gt.labels.ndim}-D volume ({gt.path or 'gt'})"
         )
     names = (pred.path or "pred", gt.path or "gt")
-    p_arr, g_arr = _on_device(pred.labels, gt.labels, device)
+    p_arr, g_arr = backend.to_device(pred.labels), backend.to_device(gt.labels)
     joint = joint_counts(p_arr, g_arr, ignore_label=spec.ignore_label, names=names)
     classes = spec.resolve([int(v) for v in joint.values])
     counts = joint.class_counts([c.members for c in classes])
-    overlap_names = [m for m in settings.metrics if METRICS[m].kind == "overlap"]
     values: dict[str, np.ndarray] = overlap_from_counts(
         counts["tp"], counts["fp"], counts["fn"], counts["tn"],
         alpha=settings.alpha, beta=settings.beta, smooth=settings.smooth,
-        empty=settings.empty, metrics=overlap_names,
+        empty=settings.empty, metrics=settings.overlap_metrics,
     )
     if settings.surface_metrics:
-        values.update(_surface(p_arr, g_arr, gt.shape, classes, spacing, settings))
+        values.update(_surface(p_arr, g_arr, backend, gt.shape, classes, spacing, settings))
     voxel_ml = float(np.prod(spacing)) / 1000.0
     plain = [i for i, c in enumerate(classes) if not c.is_region and c.key != 0]
     gd = generalized_dice_from_counts(
         counts["tp"][plain], counts["fp"][plain], counts["fn"][plain]
     ) if plain else np.float64("nan")
-    notes = []
-    if not gt.spacing_given and settings.spacing_mm is None:
-        notes.append("no voxel spacing in the input; 1 mm assumed (give --spacing)")
     return CaseResult(
         case=case or _case_name(gt),
         pred=pred.path,
@@ -207,21 +145,10 @@ def _case_name(gt: LabelVolume) -> str:
     return case_id(gt.path)
 
 
-def _on_device(pred: Any, gt: Any, device: str) -> tuple[Any, Any]:
-    """Both label arrays where the work runs: unchanged for the CPU, one transfer each for the GPU."""
-    if device == "cpu":
-        return pred, gt
-    if device != "gpu":
-        raise OptionError(f"--device: expected cpu or gpu here, got {device!r}")
-    from segeval._optional import import_optional
-
-    cupy = import_optional("cupy")
-    return cupy.asarray(pred), cupy.asarray(gt)
-
-
 def _surface(
     pred: Any,
     gt: Any,
+    backend: Backend,
     shape: Sequence[int],
     classes: list[ScoredClass],
     spacing: Sequence[float],
@@ -229,11 +156,10 @@ def _surface(
 ) -> dict[str, np.ndarray]:
     """Distance metrics for every class, with the ignore label and ``--inf-distance`` applied.
 
-    NumPy arrays use the KD-tree path; CuPy arrays the distance-transform path
-    (same numbers, see :mod:`segeval.metrics.surface_edt`).
+    On the CPU the k-d tree path; on a GPU the distance-transform path (same
+    numbers, see :mod:`segeval.metrics.boundaries`).
     """
-    on_gpu = type(pred).__module__.startswith("cupy")
-    xp: Any = __import__("cupy") if on_gpu else np
+    xp = backend.xp
     p, g = pred, gt
     if p.dtype.kind == "f":  # whole-number floats (checked by the confusion pass)
         p = p.astype(xp.int64)
@@ -242,22 +168,10 @@ def _surface(
     if settings.spec.ignore_label is not None:
         # Predictions inside ignored regions say nothing: drop them before boundaries are found.
         p = xp.where(g == settings.spec.ignore_label, 0, p)
-    kwargs: dict[str, Any] = {
-        "classes": [c.members for c in classes],
-        "spacing_mm": spacing,
-        "tolerance_mm": settings.tolerance_mm,
-        "percentile": settings.percentile,
-        "metrics": settings.surface_metrics,
-        "empty": settings.empty,
-    }
-    if on_gpu:
-        from segeval.metrics.surface_edt import surface_metrics_edt
-
-        out = surface_metrics_edt(p, g, **kwargs)
-    else:
-        from segeval.metrics.surface import surface_metrics
-
-        out = surface_metrics(p, g, **kwargs)
+    out = surface_metrics(
+        p, g, classes=[c.members for c in classes], spacing_mm=spacing, tolerance_mm=settings.tolerance_mm,
+        percentile=settings.percentile, metrics=settings.surface_metrics, empty=settings.empty,
+    )
     if settings.inf_distance is not None:
         if settings.inf_distance == "diagonal":
             fill = math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing)))
@@ -267,34 +181,120 @@ def _surface(
     return out
 
 
+def load_case(
+    pred: str | os.PathLike[str] | None,
+    gt: str | os.PathLike[str],
+    settings: ScoreSettings,
+    *,
+    resample_pred: bool = False,
+) -> tuple[LabelVolume, LabelVolume]:
+    """Read a case's two files onto one grid: the only place where files become a scored pair.
+
+    Parameters
+    ----------
+    pred : path or None
+        The prediction; None scores an empty prediction on the GT grid
+        (``--missing zero``).
+    gt : path
+        The ground truth.
+    settings : ScoreSettings
+        ``spacing_mm``, when given, replaces both files' spacing before the
+        geometry check.
+    resample_pred : bool
+        Resample the prediction onto the GT grid (nearest neighbour) instead
+        of refusing a mismatch.
+
+    Raises
+    ------
+    ReadError, InputError
+        A file cannot be read or holds no label volume.
+    GeometryMismatchError
+        The grids differ (without ``resample_pred``), naming the field.
+    """
+    from segeval.io import read_volume
+
+    gt_vol = read_volume(gt, spacing_mm=settings.spacing_mm)
+    if pred is None:
+        return LabelVolume(
+            np.zeros(gt_vol.shape, dtype=np.uint8), gt_vol.spacing_mm, gt_vol.origin, gt_vol.direction,
+            path=None, spacing_given=gt_vol.spacing_given,
+        ), gt_vol
+    pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm)
+    if resample_pred:
+        from segeval.io.itk import resample_to
+
+        pred_vol = resample_to(pred_vol, gt_vol)
+    else:
+        check_same_geometry(pred_vol, gt_vol)
+    return pred_vol, gt_vol
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def describe_error(exc: BaseException) -> str:
+    """A failed case's one-line reason: a SegevalError's message, else ``TypeName: message``."""
+    text = _one_line(str(exc))
+    if isinstance(exc, SegevalError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def score_task(
+    task: CaseTask, settings: ScoreSettings, *, resample_pred: bool = False, device: str | Backend = "cpu"
+) -> CaseResult:
+    """Read and score one case; never raises for a bad case (the result's ``error`` says why).
+
+    Each file is read once. A task without a prediction (``pred`` None) is
+    scored as an empty prediction on the GT grid (``--missing zero``).
+    """
+    delay = os.environ.get(TEST_DELAY_ENV)
+    if delay:
+        time.sleep(float(delay))
+    try:
+        pred, gt = load_case(task.pred, task.gt, settings, resample_pred=resample_pred)
+        result = score_case(pred, gt, settings, case=task.case, device=device)
+    except Exception as exc:  # noqa: BLE001 - a bad case is recorded, the batch goes on
+        return CaseResult(case=task.case, pred=task.pred, gt=task.gt, error=describe_error(exc))
+    if task.pred is None:
+        result.notes = [_EMPTY_PREDICTION, *result.notes]
+    return result
+
+
 def score(
     pred: Any,
     gt: Any,
     *,
-    labels: Sequence[int] | Mapping[str, int] | None = None,
-    regions: Mapping[str, Sequence[int]] | None = None,
+    labels: Sequence[int] | Mapping[str, int] | str | None = None,
+    regions: Mapping[str, Sequence[int]] | Sequence[str] | None = None,
     ignore_label: int | None = None,
     include_background: bool = False,
-    label_names: Mapping[int, str] | None = None,
+    label_names: Mapping[int, str] | str | os.PathLike[str] | None = None,
     metrics: str | Sequence[str] | None = None,
     alpha: float = 0.3,
     beta: float = 0.7,
     smooth: float = 0.0,
     empty: str = "nan",
-    spacing_mm: Sequence[float] | None = None,
+    spacing_mm: Sequence[float] | str | None = None,
     tolerance_mm: float = 1.0,
     percentile: float = 95.0,
     inf_distance: str | float | None = None,
     check_geometry: bool = True,
+    resample_pred: bool = False,
     device: str = "cpu",
 ) -> Report:
     """Score a prediction against a ground truth: paths or arrays in, a report out.
+
+    The options are those of ``segeval score`` (one builder,
+    :func:`segeval.settings.build_settings`, reads both), so the same files
+    and options give the same numbers here and on the command line.
 
     Parameters
     ----------
     pred, gt : str, Path, ndarray or LabelVolume
         Label volumes; files are read by suffix (NIfTI, NRRD, MetaImage, NumPy).
-    labels : sequence of int or mapping of name to int, optional
+    labels : sequence of int, mapping of name to int, or str, optional
         Labels to score (default every label > 0 present in either volume).
     regions : mapping of name to sequence of int, optional
         Unions of labels scored as one class each (BraTS WT/TC/ET style).
@@ -302,16 +302,19 @@ def score(
         Ground-truth value whose voxels are excluded from every count.
     include_background : bool
         Also score label 0.
-    label_names : mapping of int to str, optional
-        Names for the report.
+    label_names : mapping of int to str, or a path, optional
+        Names for the report, or a JSON/CSV/``dataset.json`` file of them.
     metrics : str or sequence of str, optional
         E.g. ``"dice,hd95"``; default the overlap set.
     alpha, beta, smooth, empty, tolerance_mm, percentile, inf_distance
-        See :class:`ScoreSettings`.
+        See :class:`~segeval.settings.ScoreSettings`.
     spacing_mm : sequence of float, optional
-        Voxel spacing (for arrays and ``.npy``; overrides the header otherwise).
+        Voxel spacing of both volumes: for arrays and ``.npy``, which carry
+        none, and replacing a file header's spacing otherwise.
     check_geometry : bool
-        Refuse pairs whose spacing, origin or direction differ.
+        Refuse file pairs whose spacing, origin or direction differ.
+    resample_pred : bool
+        Resample a prediction file onto the GT grid instead of refusing a mismatch.
     device : {"cpu", "gpu", "auto"}
         Where to compute; ``"gpu"`` needs CuPy and a CUDA device, ``"auto"`` uses
         one when present.
@@ -329,52 +332,34 @@ def score(
     >>> round(segeval.score(pred, gt).cases[0].labels[0]["dice"], 4)
     0.8
     """
-    names: dict[int, str] = dict(label_names or {})
-    label_tuple: tuple[int, ...] | None = None
-    if isinstance(labels, Mapping):
-        label_tuple = tuple(int(v) for v in labels.values())
-        names.update({int(v): str(k) for k, v in labels.items()})
-    elif labels is not None:
-        label_tuple = tuple(int(v) for v in labels)
-    spec = LabelSpec(
-        labels=label_tuple,
-        names=names,
-        regions=tuple((str(k), tuple(int(v) for v in m)) for k, m in (regions or {}).items()),
-        ignore_label=ignore_label,
-        include_background=include_background,
-    )
-    spacing = tuple(float(s) for s in spacing_mm) if spacing_mm is not None else None
-    settings = ScoreSettings(
-        spec=spec, metrics=parse_metrics(metrics), alpha=alpha, beta=beta, smooth=smooth,
-        empty=empty, tolerance_mm=tolerance_mm, percentile=percentile, spacing_mm=spacing,
+    settings = build_settings(
+        labels=labels, label_names=label_names, regions=regions, ignore_label=ignore_label,
+        include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
+        empty=empty, tolerance_mm=tolerance_mm, percentile=percentile, spacing_mm=spacing_mm,
         inf_distance=inf_distance,
     )
-    pred_vol = _as_volume(pred, spacing, "pred")
-    gt_vol = _as_volume(gt, spacing, "gt")
-    if check_geometry and pred_vol.path is not None and gt_vol.path is not None:
-        from segeval.volume import check_same_geometry
-
-        check_same_geometry(pred_vol, gt_vol)
-    elif pred_vol.shape != gt_vol.shape:
-        from segeval.errors import GeometryMismatchError
-
-        raise GeometryMismatchError(f"pred and gt shapes differ: pred {pred_vol.shape} vs gt {gt_vol.shape}")
-    from segeval.backends import resolve_device
-
-    result = score_case(pred_vol, gt_vol, settings, device=resolve_device(device))
+    backend = get_backend(device)
+    if _is_path(pred) and _is_path(gt) and check_geometry:
+        pred_vol, gt_vol = load_case(pred, gt, settings, resample_pred=resample_pred)
+    else:
+        pred_vol = _as_volume(pred, settings)
+        gt_vol = _as_volume(gt, settings)
+        if pred_vol.shape != gt_vol.shape:
+            raise GeometryMismatchError(f"pred and gt shapes differ: pred {pred_vol.shape} vs gt {gt_vol.shape}")
+    result = score_case(pred_vol, gt_vol, settings, device=backend)
     return Report(settings=settings.to_dict(), cases=[result])
 
 
-def _as_volume(x: Any, spacing: tuple[float, ...] | None, role: str) -> LabelVolume:
+def _is_path(x: Any) -> bool:
+    return isinstance(x, (str, Path))
+
+
+def _as_volume(x: Any, settings: ScoreSettings) -> LabelVolume:
     if isinstance(x, LabelVolume):
-        return x if spacing is None else replace(x, spacing_mm=spacing)
-    if isinstance(x, (str, Path)):
+        return x
+    if _is_path(x):
         from segeval.io import read_volume
 
-        return read_volume(x, spacing_mm=spacing)
+        return read_volume(x, spacing_mm=settings.spacing_mm)
     arr = np.asarray(x)
-    sp = spacing or tuple(1.0 for _ in range(arr.ndim))
-    return LabelVolume(arr, sp, spacing_given=spacing is not None)
-
-
-__all__ = ["ScoreSettings", "score", "score_case"]
+    return LabelVolume(arr, (1.0,) * arr.ndim, spacing_given=False)

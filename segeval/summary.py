@@ -1,5 +1,15 @@
-"""Statistics over cases: per label, macro (mean over classes) and micro (pooled counts).
+"""A report (settings and cases) and every statistic over its cases, each defined once.
 
+* :func:`statistic` is the one definition of mean, median, min, max and
+  percentiles over cases (NaN excluded); :func:`describe` gives them all.
+* :func:`macro` is the one definition of a macro value: the mean over
+  classes, NaN excluded. A case's macro Dice is the macro of its class
+  records; a batch's macro Dice is the macro of the per-label means.
+* :func:`summarize` is a report's summary block (per label, macro, micro,
+  generalized Dice); :func:`worst_cases` ranks cases by their macro value.
+
+:class:`Report` lives here, not with the plain records
+(:mod:`segeval.records`), because its JSON shape holds this summary.
 Plain NumPy, so that scoring a single case never pays for importing pandas.
 """
 
@@ -7,15 +17,67 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segeval._version import __version__
 from segeval.metrics.overlap import OVERLAP_METRICS, overlap_from_counts
-from segeval.report.schema import CaseResult
+from segeval.metrics.registry import COUNT_COLUMNS
+from segeval.records import CaseResult, ClassRecord, jsonable
 
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["STATS", "Report", "describe", "macro", "statistic", "summarize", "worst_cases"]
+
+#: The statistics :func:`describe` gives, in the order reports show them.
 STATS: tuple[str, ...] = ("mean", "std", "median", "min", "max", "n", "n_nan")
+
+
+def _percentile(vals: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile of sorted, NaN-free ``vals`` (NumPy's default rule).
+
+    Written out so that infinite values give inf, not NumPy's NaN from inf - inf.
+    """
+    pos = q / 100.0 * (len(vals) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(vals) - 1)
+    frac = pos - lo
+    if frac == 0.0 or vals[lo] == vals[hi]:
+        return vals[lo]
+    return vals[lo] + (vals[hi] - vals[lo]) * frac
+
+
+def statistic(values: Iterable[float], stat: str) -> float:
+    """``mean``, ``median``, ``min``, ``max`` or ``pNN`` of the non-NaN values; NaN if there are none.
+
+    The mean is NumPy's (pairwise summation); percentiles interpolate linearly,
+    as NumPy does by default; inf is a value like any other.
+
+    Examples
+    --------
+    >>> statistic([1.0, 2.0, 3.0, 4.0], "p25"), statistic([1.0, float("inf")], "mean")
+    (1.75, inf)
+    """
+    vals = sorted(float(v) for v in values if not math.isnan(v))
+    if not vals:
+        return math.nan
+    if stat == "mean":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf + -inf: NaN is the honest answer
+            return float(np.mean(vals))
+    if stat == "min":
+        return vals[0]
+    if stat == "max":
+        return vals[-1]
+    if stat == "median":
+        return _percentile(vals, 50.0)
+    if stat.startswith("p"):
+        return _percentile(vals, float(stat[1:]))
+    raise ValueError(f"unknown statistic {stat!r}")
 
 
 def describe(values: Sequence[float]) -> dict[str, float | int]:
@@ -28,24 +90,25 @@ def describe(values: Sequence[float]) -> dict[str, float | int]:
     """
     arr = np.asarray(values, dtype=np.float64)
     valid = arr[~np.isnan(arr)]
-    n_nan = int(arr.size - valid.size)
-    if valid.size == 0:
-        nan = float("nan")
-        return {"mean": nan, "std": nan, "median": nan, "min": nan, "max": nan, "n": 0, "n_nan": n_nan}
+    out: dict[str, float | int] = {s: statistic(valid, s) for s in ("mean", "median", "min", "max")}
     with warnings.catch_warnings():
         # inf - inf inside std of infinite distances: NaN is the honest answer.
         warnings.simplefilter("ignore", RuntimeWarning)
-        std = float(np.std(valid))
-        mean = float(np.mean(valid))
-    return {
-        "mean": mean,
-        "std": std,
-        "median": float(np.median(valid)),
-        "min": float(valid.min()),
-        "max": float(valid.max()),
-        "n": int(valid.size),
-        "n_nan": n_nan,
-    }
+        out["std"] = float(np.std(valid)) if valid.size else math.nan
+    out["n"] = int(valid.size)
+    out["n_nan"] = int(arr.size - valid.size)
+    return {k: out[k] for k in STATS}
+
+
+def macro(records: Iterable[ClassRecord], metric: str) -> float:
+    """The macro value of ``metric``: its mean over the records (classes) that have it, NaN excluded.
+
+    Examples
+    --------
+    >>> macro([{"dice": 0.5}, {"dice": 1.0}, {"dice": float("nan")}], "dice")
+    0.75
+    """
+    return statistic((float(r[metric]) for r in records if metric in r), "mean")
 
 
 def summarize(
@@ -66,7 +129,7 @@ def summarize(
     -------
     dict
         ``per_label``: one entry per label/region with :data:`STATS` per metric;
-        ``macro``: mean over labels of the per-label means (NaN excluded);
+        ``macro``: :func:`macro` of the per-label means;
         ``micro``: overlap metrics from TP/FP/FN/TN pooled over plain labels and cases;
         ``generalized_dice``: statistics of the per-case generalized Dice;
         ``n_cases``, ``n_failed``.
@@ -93,20 +156,97 @@ def summarize(
         for m in metrics:
             entry[m] = describe(values[key][m])
         per_label.append(entry)
-    macro: dict[str, float] = {}
-    for m in metrics:
-        means = [e[m]["mean"] for e in per_label if not math.isnan(e[m]["mean"])]
-        macro[m] = float(np.mean(means)) if means else float("nan")
     micro_vals = overlap_from_counts(
         pooled[0:1], pooled[1:2], pooled[2:3], pooled[3:4], alpha=alpha, beta=beta,
         metrics=OVERLAP_METRICS,
     )
-    micro = {m: float(v[0]) for m, v in micro_vals.items()}
     return {
         "n_cases": len(cases),
         "n_failed": len(cases) - len(ok),
         "per_label": per_label,
-        "macro": macro,
-        "micro": micro,
+        "macro": {m: macro(({m: e[m]["mean"]} for e in per_label), m) for m in metrics},
+        "micro": {m: float(v[0]) for m, v in micro_vals.items()},
         "generalized_dice": describe([c.generalized_dice for c in ok]),
     }
+
+
+def worst_cases(cases: Iterable[CaseResult], *, metric: str = "dice", n: int = 5) -> list[tuple[CaseResult, float]]:
+    """The ``n`` scored cases with the lowest :func:`macro` ``metric``, as (case, value).
+
+    For a metric where lower is better (a distance), "worst" is still the
+    lowest value; callers pass a higher-is-better metric. Ties go by case id;
+    cases whose macro value is NaN (every class empty) are not ranked.
+    """
+    ranked = []
+    for case in cases:
+        if case.error is not None:
+            continue
+        value = macro(case.labels, metric)
+        if not math.isnan(value):
+            ranked.append((value, case.case, case))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return [(case, value) for value, _, case in ranked[:n]]
+
+
+@dataclass
+class Report:
+    """Settings plus one result per case: what ``score`` and ``batch`` produce.
+
+    Attributes
+    ----------
+    settings : dict
+        Every option that changes a number (:meth:`segeval.settings.ScoreSettings.to_dict`).
+    cases : list of CaseResult
+        In input order (a batch sorts them by case id).
+    """
+
+    settings: dict[str, Any]
+    cases: list[CaseResult]
+
+    @property
+    def metrics(self) -> list[str]:
+        """Metric columns, in registry order."""
+        return list(self.settings.get("metrics", []))
+
+    def summary(self) -> dict[str, Any]:
+        """Per-label statistics over cases, macro and micro averages (:func:`summarize`)."""
+        from segeval.settings import ScoreSettings
+
+        s = ScoreSettings.from_dict(self.settings)
+        return summarize(self.cases, self.metrics, alpha=s.alpha, beta=s.beta)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as DESIGN.md's JSON shape, NaN as null and inf as ``"inf"``."""
+        out: dict[str, Any] = jsonable(
+            {
+                "segeval_version": __version__,
+                "settings": self.settings,
+                "cases": [c.to_dict() for c in self.cases],
+                "summary": self.summary(),
+            }
+        )
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Tidy rows: one per (case, label), columns case, label, name, metrics, counts."""
+        cols = self.columns()
+        out = []
+        for c in self.cases:
+            for r in c.labels:
+                row = {"case": c.case, "label": r["label"], "name": r.get("name")}
+                row.update({k: r.get(k, float("nan")) for k in cols})
+                out.append(row)
+        return out
+
+    def columns(self) -> list[str]:
+        """Metric and count columns of :meth:`rows`."""
+        return [*self.metrics, *COUNT_COLUMNS]
+
+    def to_frame(self) -> pd.DataFrame:
+        """pandas DataFrame, one row per label (and per case when there are several)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows(), columns=["case", "label", "name", *self.columns()])
+        if len(self.cases) == 1:
+            frame = frame.drop(columns="case")
+        return frame

@@ -1,14 +1,19 @@
-"""A label volume with its voxel geometry, and the geometry check between two."""
+"""A label volume with its voxel geometry; the geometry check between two; a spacing override.
+
+Resampling one grid onto another needs SimpleITK and lives with the ITK
+reader, :func:`segeval.io.itk.resample_to`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from segeval.errors import GeometryMismatchError
+from segeval.errors import GeometryMismatchError, OptionError
+from segeval.metrics._checks import check_spacing
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,41 @@ class LabelVolume:
         return float(np.prod(self.spacing_mm)) / 1000.0
 
 
+def with_spacing(volume: LabelVolume, spacing_mm: Sequence[float] | None) -> LabelVolume:
+    """``volume`` with ``spacing_mm`` in place of the spacing its file gave (unchanged for None).
+
+    The spacing the file gave (when it gave one) is kept in
+    ``meta["file_spacing_mm"]``, so that a report can say it was replaced.
+
+    Raises
+    ------
+    OptionError
+        ``spacing_mm`` does not have one value per spatial axis.
+
+    Examples
+    --------
+    >>> v = with_spacing(LabelVolume(np.zeros((2, 2)), (2.0, 2.0), path="a.nii"), (1.0, 1.0))
+    >>> v.spacing_mm, v.meta["file_spacing_mm"]
+    ((1.0, 1.0), (2.0, 2.0))
+    """
+    if spacing_mm is None:
+        return volume
+    try:
+        spacing = check_spacing(spacing_mm)
+    except OptionError as exc:
+        raise OptionError(f"{volume.path or 'array'}: {exc}") from None
+    shape = spatial_shape(volume)
+    if len(spacing) != len(shape):
+        raise OptionError(
+            f"{volume.path or 'array'}: --spacing has {len(spacing)} values but the volume has {len(shape)} "
+            f"axes (shape {shape}); give one value in mm per axis"
+        )
+    meta = dict(volume.meta)
+    if volume.spacing_given and tuple(volume.spacing_mm) != spacing:
+        meta["file_spacing_mm"] = tuple(volume.spacing_mm)
+    return replace(volume, spacing_mm=spacing, spacing_given=True, meta=meta)
+
+
 def lps_to_ras(
     origin: Sequence[float], direction: Sequence[float]
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -97,7 +137,7 @@ def lps_to_ras(
 _RESAMPLE_HINT = "use --resample-pred to resample the prediction onto the ground truth"
 
 
-def _spatial_shape(volume: LabelVolume) -> tuple[int, ...]:
+def spatial_shape(volume: LabelVolume) -> tuple[int, ...]:
     """Shape without the channel axis (a soft 4-D prediction is compared by its grid)."""
     shape = volume.shape
     channel_axis = volume.meta.get("channel_axis")
@@ -160,7 +200,7 @@ def check_same_geometry(
     segeval.errors.GeometryMismatchError: p.nii vs g.nii: spacing differs (pred (1, 1, 1) mm vs ...
     """
     problems: list[str] = []
-    pred_shape, gt_shape = _spatial_shape(pred), _spatial_shape(gt)
+    pred_shape, gt_shape = spatial_shape(pred), spatial_shape(gt)
     if pred_shape != gt_shape:
         by = ""
         if len(pred_shape) == len(gt_shape):
@@ -191,104 +231,3 @@ def _compare(
         return []
     values = f"pred {_fmt(pred)}{unit} vs gt {_fmt(gt)}{unit}"
     return [f"{field} differs ({values}, largest difference {largest:.6g}{unit})"]
-
-
-def resample_to(pred: LabelVolume, gt: LabelVolume) -> LabelVolume:
-    """Resample the prediction onto the ground truth's voxel grid, by nearest neighbour.
-
-    Both grids are placed in physical space with their spacing, origin and
-    direction (SimpleITK, converted from segeval's RAS+ to ITK's LPS for
-    both, so that they line up), and every ground-truth voxel takes the
-    label of the nearest prediction voxel; voxels outside the prediction
-    get 0 (background).
-
-    Parameters
-    ----------
-    pred : LabelVolume
-        The prediction; labels (any integer, bool or float dtype) or a soft
-        prediction with a channel axis (each channel resampled alike).
-    gt : LabelVolume
-        The ground truth; only its geometry is used. A volume without
-        origin/direction (``.npy``) is placed at 0 with identity direction.
-
-    Returns
-    -------
-    LabelVolume
-        ``labels`` on gt's grid, in pred's dtype, read-only; gt's spacing,
-        origin and direction; pred's path; ``meta["resampled"] = True``.
-
-    Raises
-    ------
-    GeometryMismatchError
-        The two volumes do not have the same number of spatial axes.
-    """
-    import SimpleITK as sitk
-
-    pred_shape, gt_shape = _spatial_shape(pred), _spatial_shape(gt)
-    if len(pred_shape) != len(gt_shape) or not 2 <= len(gt_shape) <= 3:
-        raise GeometryMismatchError(
-            f"{pred.path or 'pred'} vs {gt.path or 'gt'}: cannot resample a {len(pred_shape)}-D "
-            f"prediction onto a {len(gt_shape)}-D ground truth; give volumes with the same axes"
-        )
-    arr = np.asarray(pred.labels)
-    out_dtype = arr.dtype
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)  # ITK has no bool pixel type
-    elif arr.dtype == np.float16:
-        arr = arr.astype(np.float32)  # nor a half-float one
-    channel_axis = pred.meta.get("channel_axis")
-    ndim = len(pred_shape)
-    # ITK wants (z, y, x[, c]); a component axis must be last.
-    order = tuple(range(ndim - 1, -1, -1))
-    if channel_axis is not None:
-        arr = np.moveaxis(arr, channel_axis, -1)
-        order += (ndim,)
-    # Any: SimpleITK's methods are unannotated.
-    image: Any = sitk.GetImageFromArray(arr.transpose(order), isVector=channel_axis is not None)
-    _place(image, pred, ndim)
-
-    resampler: Any = sitk.ResampleImageFilter()  # type: ignore[no-untyped-call]
-    resampler.SetSize([int(n) for n in gt_shape])
-    origin, direction = _lps_geometry(gt, ndim)
-    resampler.SetOutputSpacing([float(s) for s in gt.spacing_mm])
-    resampler.SetOutputOrigin(origin)
-    resampler.SetOutputDirection(direction)
-    resampler.SetInterpolator(sitk.sitkNearestNeighbor)
-    resampler.SetDefaultPixelValue(0)
-    resampler.SetOutputPixelType(image.GetPixelID())
-    out = sitk.GetArrayFromImage(resampler.Execute(image)).transpose(order)
-    if channel_axis is not None:
-        out = np.moveaxis(out, -1, channel_axis)
-    out = out.astype(out_dtype, copy=False) if out_dtype != np.bool_ else out.astype(np.bool_)
-    out.flags.writeable = False
-
-    meta = dict(pred.meta)
-    meta["resampled"] = True
-    meta.pop("axcodes", None)
-    if "axcodes" in gt.meta:
-        meta["axcodes"] = gt.meta["axcodes"]
-    return LabelVolume(
-        labels=out,
-        spacing_mm=gt.spacing_mm,
-        origin=gt.origin,
-        direction=gt.direction,
-        path=pred.path,
-        spacing_given=gt.spacing_given,
-        meta=meta,
-    )
-
-
-def _lps_geometry(volume: LabelVolume, ndim: int) -> tuple[list[float], list[float]]:
-    """Origin and row-major direction of ``volume`` in ITK's LPS world (defaults: 0, identity)."""
-    origin = volume.origin or (0.0,) * ndim
-    direction = volume.direction or tuple(np.eye(ndim).ravel().tolist())
-    lps_origin, lps_direction = lps_to_ras(origin, direction)
-    return list(lps_origin), list(lps_direction)
-
-
-def _place(image: Any, volume: LabelVolume, ndim: int) -> None:
-    """Set a SimpleITK image's spacing, origin and direction from ``volume``."""
-    origin, direction = _lps_geometry(volume, ndim)
-    image.SetSpacing([float(s) for s in volume.spacing_mm])
-    image.SetOrigin(origin)
-    image.SetDirection(direction)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from segeval import batch
+from segeval import io, scoring
 from segeval.batch import (
     MISSING_MESSAGE,
     WORKER_DIED,
@@ -22,16 +22,16 @@ from segeval.batch import (
     load_finished,
     pair_cases,
     read_pairs_csv,
-    render_summary,
     run_batch,
-    worst_cases,
 )
+from segeval.batch import pool as pool_module
 from segeval.errors import InputError, OptionError, ReportError
 from segeval.io import write_volume
+from segeval.records import CaseResult
 from segeval.report.nnunet import nnunet_summary, to_nnunet_json
-from segeval.report.schema import CaseResult, Report
-from segeval.report.writers import to_csv, to_json
-from segeval.scoring import ScoreSettings
+from segeval.report.writers import render_summary, to_csv, to_json
+from segeval.settings import ScoreSettings
+from segeval.summary import Report, worst_cases
 
 SPACING = (0.8, 0.8, 2.0)
 SHAPE = (16, 16, 8)
@@ -247,7 +247,7 @@ def test_unexpected_exceptions_become_type_and_message(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(batch, "score_case", broken)
+    monkeypatch.setattr(scoring, "score_case", broken)
     results = list(run_batch(pair_cases(pred_dir, gt_dir).tasks(), ScoreSettings(), jobs=1))
     assert [r.error for r in results] == ["RuntimeError: boom second line"] * 2
 
@@ -255,13 +255,13 @@ def test_unexpected_exceptions_become_type_and_message(
 def test_each_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pred_dir, gt_dir = make_clean(tmp_path, 3)
     seen: list[str] = []
-    real = batch.read_volume
+    real = io.read_volume
 
     def counting(path: Any, **kwargs: Any) -> Any:
         seen.append(os.fspath(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(batch, "read_volume", counting)
+    monkeypatch.setattr(io, "read_volume", counting)
     list(run_batch(pair_cases(pred_dir, gt_dir).tasks(), ScoreSettings(), jobs=1))
     assert len(seen) == 6 and len(set(seen)) == 6
 
@@ -282,7 +282,7 @@ def test_pool_keeps_a_bounded_number_of_cases_in_flight(tmp_path: Path) -> None:
     seen: list[int] = []
     run = run_batch(pair_cases(pred_dir, gt_dir).tasks(), ScoreSettings(), jobs=2)
     pool = run._source  # type: ignore[attr-defined]
-    assert isinstance(pool, batch._PoolRun)
+    assert isinstance(pool, pool_module._PoolRun)
     seen.append(len(pool._pending))
     results = []
     for r in run:

@@ -27,13 +27,14 @@ from segeval.gate import (
     parse_check,
     parse_stat,
     read_config,
-    read_report,
+    report_values,
     statistic,
     wilcoxon_p,
 )
+from segeval.records import CaseResult
 from segeval.report.gate_render import gate_json, gate_markdown, gate_table, junit_xml
-from segeval.report.schema import CaseResult, Report
 from segeval.report.writers import to_csv, to_json
+from segeval.summary import Report
 
 NAN = float("nan")
 INF = float("inf")
@@ -542,7 +543,7 @@ def test_jsonl_truncated_last_line_is_a_note(tmp_path: Path) -> None:
     p.write_text('{"segeval_version": "0", "settings": {}}\n'
                  '{"case": "a", "error": null, "labels": [{"label": 1, "dice": 0.9}]}\n'
                  '{"case": "b", "error": null, "labels": [{"lab')
-    data = read_report(p)
+    data = report_values(p)
     assert data.cases == ["a"] and "line 3 is incomplete" in data.notes[0]
 
 
@@ -550,7 +551,7 @@ def test_jsonl_duplicate_case_last_wins(tmp_path: Path) -> None:
     p = tmp_path / "r.jsonl"
     p.write_text('{"case": "a", "error": "crashed", "labels": []}\n'
                  '{"case": "a", "error": null, "labels": [{"label": 1, "dice": 0.9}]}\n')
-    data = read_report(p)
+    data = report_values(p)
     assert data.cases == ["a"] and data.failed == {} and "more than once" in data.notes[0]
 
 
@@ -598,20 +599,20 @@ def test_bad_reports_are_one_line_errors_naming_the_file(
     elif content is not None:
         p.write_text(content)
     with pytest.raises(ReportError, match=match) as info:
-        read_report(p)
+        report_values(p)
     msg = str(info.value)
     assert msg.startswith(str(p)) and "\n" not in msg
 
 
 def test_report_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="is a folder"):
-        read_report(tmp_path)
+        report_values(tmp_path)
 
 
 def test_csv_truncated_last_line_is_a_note(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
     p.write_text("case,label,name,dice,error\na,1,liver,0.9,\nb,1,li")
-    data = read_report(p)
+    data = report_values(p)
     assert data.cases == ["a"] and data.notes
 
 

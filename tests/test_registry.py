@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from segeval.errors import SegevalError, UnknownMetricError
-from segeval.metrics.overlap import OVERLAP_METRICS, overlap_from_counts
-from segeval.metrics.registry import COUNT_COLUMNS, METRICS, OVERLAP_DEFAULT, parse_metrics
+from segeval.metrics.overlap import FORMULAS, OVERLAP_METRICS, overlap_from_counts
+from segeval.metrics.registry import COUNT_COLUMNS, KINDS, METRICS, OVERLAP_DEFAULT, parse_metrics
+from segeval.metrics.surface import REDUCTIONS, SURFACE_METRICS
 from tests.metrics import test_overlap
 
 OVERLAP = [name for name, spec in METRICS.items() if spec.kind == "overlap"]
@@ -36,15 +37,30 @@ def test_every_overlap_metric_is_computed_from_counts(name: str) -> None:
 
 
 def test_registry_tables_agree() -> None:
-    assert tuple(OVERLAP) == OVERLAP_DEFAULT == OVERLAP_METRICS
+    assert tuple(OVERLAP) == OVERLAP_DEFAULT == OVERLAP_METRICS == tuple(FORMULAS)
+    assert tuple(n for n, s in METRICS.items() if s.kind == "surface") == SURFACE_METRICS == tuple(REDUCTIONS)
     assert all(c in METRICS for c in COUNT_COLUMNS)
     for spec in METRICS.values():
-        assert spec.kind in ("overlap", "count", "volume", "surface")
+        assert spec.kind in KINDS
         assert spec.description and "\n" not in spec.description
         if spec.kind in ("count", "volume"):
             assert spec.higher_is_better is None
         else:
             assert isinstance(spec.higher_is_better, bool)
+
+
+COMPUTED = [name for name, spec in METRICS.items() if spec.kind not in ("count", "volume")]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in COMPUTED])
+def test_every_metric_leads_to_its_formula_and_documentation_in_one_hop(name: str) -> None:
+    """From a name: the formula the scoring uses, and a public function documenting it."""
+    spec = METRICS[name]
+    table = {"overlap": FORMULAS, "surface": REDUCTIONS}.get(spec.kind)
+    assert spec.reduce is not None and (table is None or spec.reduce is table[name])
+    doc = spec.function.__doc__ if spec.function is not None else ""
+    assert doc and all(section in doc for section in ("Notes", "References", "Examples")), name
+    assert spec.short and len(spec.short) <= 8
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from segeval.errors import (
 from segeval.labels import LabelSpec
 from segeval.metrics.overlap import OVERLAP_METRICS
 from segeval.metrics.registry import COUNT_COLUMNS
-from segeval.report.schema import jsonable
+from segeval.records import jsonable
 from segeval.scoring import score_case
 
 COLUMNS = ["label", "name", *OVERLAP_METRICS, "tp", "fp", "fn", "tn", "vol_pred_ml", "vol_gt_ml"]

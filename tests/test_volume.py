@@ -10,7 +10,8 @@ import pytest
 
 from segeval.errors import GeometryMismatchError
 from segeval.io import read_volume, write_volume
-from segeval.volume import LabelVolume, check_same_geometry, lps_to_ras, resample_to
+from segeval.io.itk import resample_to
+from segeval.volume import LabelVolume, check_same_geometry, lps_to_ras
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 HINT = "use --resample-pred to resample the prediction onto the ground truth"

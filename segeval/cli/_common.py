@@ -1,4 +1,9 @@
-"""Options shared by ``score`` and ``batch``, and their translation into ScoreSettings."""
+"""Options shared by ``score`` and ``batch``, declared once, and what every command prints with.
+
+The options are Typer annotations, so each command lists them by name; their
+values go, untouched, to the one settings builder
+(:func:`segeval.settings.build_settings`), which parses and checks them.
+"""
 
 from __future__ import annotations
 
@@ -53,33 +58,7 @@ FORMATS = ("table", "csv", "json", "jsonl", "md")
 _EXT = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "md", ".markdown": "md"}
 
 
-def parse_spacing(text: str | None) -> tuple[float, ...] | None:
-    """``"0.8,0.8,2.5"`` -> (0.8, 0.8, 2.5)."""
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.replace("x", ",").split(",") if v.strip())
-    except ValueError:
-        raise OptionError(f"--spacing: {text!r} is not a list of numbers like 0.8,0.8,2.5") from None
-    if not values or any(not v > 0 for v in values):
-        raise OptionError(f"--spacing: {text!r}: give positive mm values like 0.8,0.8,2.5")
-    return values
-
-
-def parse_inf(text: str | None) -> str | float | None:
-    """``--inf-distance``: 'diagonal' or a number."""
-    if text is None or text == "diagonal":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise OptionError(f"--inf-distance: 'diagonal' or a number of mm, got {text!r}") from None
-    if value < 0:
-        raise OptionError(f"--inf-distance: must be >= 0, got {text!r}")
-    return value
-
-
-def build_settings(
+def settings_from_options(
     *,
     labels: str | None,
     label_names: Path | None,
@@ -95,47 +74,16 @@ def build_settings(
     percentile: float,
     spacing: str | None,
     inf_distance: str | None,
-    extra_names: dict[int, str] | None = None,
-    extra_regions: tuple[tuple[str, tuple[int, ...]], ...] = (),
+    dataset_json: Path | None = None,
 ) -> Any:
-    """ScoreSettings from the shared options (errors name the option)."""
-    from segeval.labels import LabelSpec, parse_labels, parse_region, read_label_names
-    from segeval.metrics.registry import parse_metrics
-    from segeval.scoring import ScoreSettings
+    """The shared options of ``score`` and ``batch``, as the one settings builder reads them."""
+    from segeval.settings import build_settings
 
-    names: dict[int, str] = dict(extra_names or {})
-    regions = list(extra_regions)
-    if label_names is not None:
-        file_names, file_regions = read_label_names(label_names)
-        names.update(file_names)
-        regions.extend(file_regions)
-    label_tuple = None
-    if labels is not None:
-        label_tuple, given = parse_labels(labels)
-        names.update(given)
-    for r in region or []:
-        regions.append(parse_region(r))
-    seen: dict[str, tuple[int, ...]] = {}
-    for name, members in regions:
-        seen[name] = members  # a region given on the command line overrides the file's
-    spec = LabelSpec(
-        labels=label_tuple,
-        names=names,
-        regions=tuple(seen.items()),
-        ignore_label=ignore_label,
-        include_background=include_background,
-    )
-    return ScoreSettings(
-        spec=spec,
-        metrics=parse_metrics(metrics),
-        alpha=alpha,
-        beta=beta,
-        smooth=smooth,
-        empty=empty,
-        tolerance_mm=tolerance,
-        percentile=percentile,
-        spacing_mm=parse_spacing(spacing),
-        inf_distance=parse_inf(inf_distance),
+    return build_settings(
+        labels=labels, label_names=label_names, regions=region, ignore_label=ignore_label,
+        include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
+        empty=empty, tolerance_mm=tolerance, percentile=percentile, spacing_mm=spacing,
+        inf_distance=inf_distance, dataset_json=dataset_json,
     )
 
 
@@ -157,13 +105,6 @@ def output_format(fmt: str | None, output: Path | None) -> str:
             "or give --format"
         )
     return _EXT[ext]
-
-
-def check_device(device: str) -> str:
-    """Validate ``--device`` and return the backend to use ('cpu' or 'gpu')."""
-    from segeval.backends import resolve_device
-
-    return resolve_device(device)
 
 
 def stdout_console() -> Any:

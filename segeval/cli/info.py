@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from segeval.cli import app
-from segeval.cli._common import DebugOpt, QuietOpt, SpacingOpt, parse_spacing, stdout_console
+from segeval.cli._common import DebugOpt, QuietOpt, SpacingOpt, stdout_console
 
 
 @app.command("info", epilog="Example: segeval info gt/case_001.nii.gz pred/case_001.nii.gz --format json")
@@ -24,7 +24,8 @@ def info_command(
     from segeval.errors import OptionError
     from segeval.info import describe
     from segeval.io import read_volume
-    from segeval.report.schema import jsonable
+    from segeval.records import jsonable
+    from segeval.settings import parse_spacing
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format: expected table or json; got {fmt!r}")
@@ -33,19 +34,11 @@ def info_command(
     if fmt == "json":
         typer.echo(json.dumps(jsonable(descs), indent=2, allow_nan=False))
         return 0
-    from rich.text import Text
-
-    from segeval.report.terminal import info_table
+    from segeval.report.terminal import info_header, info_table
 
     console = stdout_console()
     for d in descs:
-        header = (
-            f"{d.get('path')}\n  shape {tuple(d.get('shape', ()))}  dtype {d.get('dtype')}  "
-            f"spacing {tuple(round(float(s), 4) for s in d.get('spacing_mm', ()))} mm  "
-            f"orientation {''.join(d.get('axcodes') or ()) or '?'}  "
-            f"origin {tuple(round(float(o), 2) for o in d.get('origin') or ())}"
-        )
-        console.print(Text(header, style="bold"))
+        console.print(info_header(d))
         if d.get("census") is not None:
             console.print(info_table({**d, "path": ""}))
         else:

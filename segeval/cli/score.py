@@ -31,8 +31,6 @@ from segeval.cli._common import (
     SmoothOpt,
     SpacingOpt,
     ToleranceOpt,
-    build_settings,
-    check_device,
     output_format,
     stdout_console,
     warn,
@@ -75,33 +73,19 @@ def score_command(
     recall, ... for every label; distance metrics with --metrics. Exit 0, 1 when
     a --fail-under bar is not met, 2 on bad input.
     """
-    from segeval.io import read_volume
     from segeval.report.writers import render, write_atomic
-    from segeval.scoring import score_case
-    from segeval.volume import check_same_geometry, resample_to
+    from segeval.scoring import score
 
     out_fmt = output_format(fmt, output)
-    settings = build_settings(
-        labels=labels, label_names=label_names, region=region, ignore_label=ignore_label,
-        include_background=include_background, metrics=metrics, alpha=alpha, beta=beta,
-        smooth=smooth, empty=empty, tolerance=tolerance, percentile=percentile, spacing=spacing,
-        inf_distance=inf_distance,
+    checks = gate_checks(fail_under, config)
+    report = score(
+        pred, gt, labels=labels, label_names=label_names, regions=region, ignore_label=ignore_label,
+        include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
+        empty=empty, tolerance_mm=tolerance, percentile=percentile, spacing_mm=spacing,
+        inf_distance=inf_distance, resample_pred=resample_pred, device=device,
     )
-    checks = _gate_checks(fail_under, config)
-    backend = check_device(device)
-    pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm)
-    gt_vol = read_volume(gt, spacing_mm=settings.spacing_mm)
-    if resample_pred:
-        pred_vol = resample_to(pred_vol, gt_vol)
-    else:
-        check_same_geometry(pred_vol, gt_vol)
-    result = score_case(pred_vol, gt_vol, settings, device=backend)
-    for note in result.notes:
+    for note in report.cases[0].notes:
         warn(f"{gt}: {note}", quiet=quiet)
-
-    from segeval.report.schema import Report
-
-    report = Report(settings=settings.to_dict(), cases=[result])
     if output is not None:
         write_atomic(output, render(report, out_fmt))
     if out_fmt == "table" or output is not None:
@@ -114,11 +98,11 @@ def score_command(
     else:
         typer.echo(render(report, out_fmt), nl=False)
     if checks:
-        return _judge(report, checks, quiet)
+        return judge_inline(report, checks, quiet)
     return 0
 
 
-def _gate_checks(fail_under: list[str] | None, config: Path | None) -> list[object]:
+def gate_checks(fail_under: list[str] | None, config: Path | None) -> list[object]:
     """Parse --fail-under/--config into gate checks (before any work, so typos fail fast)."""
     if not fail_under and config is None:
         return []
@@ -127,7 +111,8 @@ def _gate_checks(fail_under: list[str] | None, config: Path | None) -> list[obje
     return list(checks_from_options(minimums=fail_under or [], config=config))
 
 
-def _judge(report: object, checks: list[object], quiet: bool) -> int:
+def judge_inline(report: object, checks: list[object], quiet: bool) -> int:
+    """``--fail-under``: judge the report just made; 0 when every bar is met, else 1."""
     from segeval.gate import judge
     from segeval.report.gate_render import gate_table
 

@@ -1,78 +1,89 @@
-"""Read label volumes from disk: NIfTI, NRRD, MetaImage and NumPy files.
+"""Read and write label volumes: NIfTI, NRRD, MetaImage and NumPy files, from one table of formats.
 
-:func:`read_volume` picks the reader from the file name's suffix and checks
-the first bytes of the file against it, so that a file that is not what its
-name says (a zip saved as ``.nii.gz``, a Git LFS pointer, an empty or
+:func:`read_volume` picks the format from the file name's suffix (:data:`FORMATS`)
+and checks the first bytes of the file against it, so that a file that is not
+what its name says (a zip saved as ``.nii.gz``, a Git LFS pointer, an empty or
 truncated download) fails with one line that names the file and says what
 to do, never with a traceback from nibabel, SimpleITK or zlib.
 
 Every reader returns a :class:`~segeval.volume.LabelVolume` whose array is in
 NIfTI voxel order (x, y, z), in its stored dtype, read-only, and whose origin
 and direction are in NIfTI's RAS+ world (ITK's LPS is converted on read).
+Readers import their library only when a file of theirs is read, so reading a
+``.npy`` never pays for importing SimpleITK.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from segeval.errors import OptionError, ReadError
+from segeval.io._content import KINDS, describe_content, sniff
+from segeval.volume import LabelVolume, with_spacing
 
-from segeval.errors import InputError, OptionError, ReadError
-from segeval.volume import LabelVolume
+__all__ = ["FORMATS", "VOLUME_SUFFIXES", "Format", "case_id", "format_of", "read_volume", "volume_suffix",
+           "write_volume"]
 
-__all__ = ["VOLUME_SUFFIXES", "case_id", "read_volume", "volume_suffix", "write_volume"]
 
-#: File name suffixes segeval reads, longest first so that ``.nii.gz`` wins over ``.nii``.
-VOLUME_SUFFIXES: tuple[str, ...] = (
-    ".nii.gz",
-    ".nii",
-    ".nrrd",
-    ".nhdr",
-    ".mha",
-    ".mhd",
-    ".npy",
-    ".npz",
+@dataclass(frozen=True)
+class Format:
+    """One volume format: its names, what its content may look like, and its reader and writer.
+
+    Attributes
+    ----------
+    name : str
+        For messages (``"NIfTI"``).
+    suffixes : tuple of str
+        File name suffixes, lower case.
+    contents : frozenset of str
+        Content kinds (:data:`segeval.io._content.KINDS`) a file of this
+        format may start with.
+    module : str
+        The module holding ``read`` and ``write``, imported on first use.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    contents: frozenset[str]
+    module: str
+
+    def read(self, path: Path, *, shown: str, allow_channels: bool) -> LabelVolume:
+        """Read ``path`` (already checked to exist and to start like this format)."""
+        reader: Any = importlib.import_module(self.module).read
+        return reader(path, shown=shown, fmt_name=self.name, allow_channels=allow_channels)  # type: ignore[no-any-return]
+
+    def write(self, path: Path, labels: Any, **geometry: Any) -> None:
+        """Write ``labels`` to ``path`` with ``spacing_mm``, ``origin`` and ``direction``."""
+        writer: Any = importlib.import_module(self.module).write
+        writer(path, labels, **geometry)
+
+
+#: Every format segeval reads, in the order messages list them. A gzip-compressed
+#: NIfTI named .nii, or an uncompressed one named .nii.gz, is still NIfTI: the
+#: content picks the decompression, the name the format.
+FORMATS: tuple[Format, ...] = (
+    Format("NIfTI", (".nii", ".nii.gz"), frozenset({"gzip", "nifti1", "nifti2"}), "segeval.io.nifti"),
+    Format("NRRD", (".nrrd", ".nhdr"), frozenset({"nrrd"}), "segeval.io.itk"),
+    Format("MetaImage", (".mha", ".mhd"), frozenset({"metaimage"}), "segeval.io.itk"),
+    Format("NumPy .npy", (".npy",), frozenset({"npy"}), "segeval.io.npy"),
+    Format("NumPy .npz", (".npz",), frozenset({"zip"}), "segeval.io.npy"),
 )
 
-_DISPLAY_ORDER = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".npy", ".npz")
-
-# suffix -> (format name for messages, content kinds accepted for it)
-_EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
-    # A gzip-compressed NIfTI named .nii, or an uncompressed one named .nii.gz,
-    # is still NIfTI: the content picks the decompression, the name the format.
-    ".nii.gz": ("NIfTI", frozenset({"gzip", "nifti1", "nifti2"})),
-    ".nii": ("NIfTI", frozenset({"gzip", "nifti1", "nifti2"})),
-    ".nrrd": ("NRRD", frozenset({"nrrd"})),
-    ".nhdr": ("NRRD", frozenset({"nrrd"})),
-    ".mha": ("MetaImage", frozenset({"metaimage"})),
-    ".mhd": ("MetaImage", frozenset({"metaimage"})),
-    ".npy": ("NumPy .npy", frozenset({"npy"})),
-    ".npz": ("NumPy .npz", frozenset({"zip"})),
-}
-
-# content kind -> (what it looks like, the suffix it should have or None)
-_KINDS: dict[str, tuple[str, str | None]] = {
-    "gzip": ("gzip-compressed data", None),
-    "nifti1": ("a NIfTI-1 image", ".nii"),
-    "nifti1-pair": ("a NIfTI-1/ANALYZE .hdr header without its image data", None),
-    "nifti2": ("a NIfTI-2 image", ".nii"),
-    "nrrd": ("an NRRD image", ".nrrd"),
-    "metaimage": ("a MetaImage header", ".mha"),
-    "npy": ("a NumPy .npy array", ".npy"),
-    "zip": ("a zip archive (e.g. NumPy .npz)", ".npz"),
-    "hdf5": ("an HDF5 file", None),
-    "dicom": ("a DICOM file", None),
-    "git-lfs": ("a Git LFS pointer, not the file itself", None),
-    "html": ("an HTML page (a failed download?)", None),
-}
+#: File name suffixes segeval reads, longest first so that ``.nii.gz`` wins over ``.nii``.
+VOLUME_SUFFIXES: tuple[str, ...] = tuple(
+    sorted((s for f in FORMATS for s in f.suffixes), key=lambda s: (-len(s), s))
+)
+_BY_SUFFIX = {s: f for f in FORMATS for s in f.suffixes}
+_KNOWN = ", ".join(s for f in FORMATS for s in f.suffixes)
 
 _SNIFF_BYTES = 4096
 _CHANNEL_TAG = re.compile(r"(.+)_0000$")
-_METAIMAGE_KEY = re.compile(rb"^\s*(ObjectType|NDims|DimSize|ElementType)\s*=", re.MULTILINE)
 
 
 def volume_suffix(path: str | os.PathLike[str]) -> str | None:
@@ -135,45 +146,16 @@ def case_id(path: str | os.PathLike[str]) -> str:
     return match.group(1) if match else stem
 
 
-def _sniff(head: bytes) -> str | None:
-    """Name the kind of content that starts with ``head`` (a key of ``_KINDS``), or None."""
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:6] == b"\x93NUMPY":
-        return "npy"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "zip"
-    if head[:7] == b"NRRD000":
-        return "nrrd"
-    if head[:8] == b"\x89HDF\r\n\x1a\n":
-        return "hdf5"
-    if head[:23] == b"version https://git-lfs":
-        return "git-lfs"
-    if head[128:132] == b"DICM":
-        return "dicom"
-    if len(head) >= 4:
-        sizeof_hdr = (int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big"))
-        if 348 in sizeof_hdr:
-            # A header cut short is still NIfTI: the reader reports it as truncated.
-            if len(head) < 348 or head[344:348] == b"n+1\x00":
-                return "nifti1"
-            return "nifti1-pair"
-        if 540 in sizeof_hdr and head[4:8] == b"n+2\x00":
-            return "nifti2"
-    if _METAIMAGE_KEY.search(head[:1024]):
-        return "metaimage"
-    if head.lstrip()[:5].lower() in (b"<!doc", b"<html"):
-        return "html"
-    return None
+def format_of(path: str | os.PathLike[str]) -> Format | None:
+    """The format a file name's suffix names, or None.
 
-
-def _describe_content(head: bytes) -> str:
-    """Say what ``head`` looks like, for a message: its first bytes and, when known, its kind."""
-    kind = _sniff(head)
-    shown = f"starts with {head[:8]!r}"
-    if kind is None:
-        return shown
-    return f"{shown}, which looks like {_KINDS[kind][0]}"
+    Examples
+    --------
+    >>> format_of("gt/case.NRRD").name
+    'NRRD'
+    """
+    suffix = volume_suffix(path)
+    return _BY_SUFFIX[suffix] if suffix is not None else None
 
 
 def _open_error(path: Path, shown: str) -> ReadError | None:
@@ -189,87 +171,6 @@ def _open_error(path: Path, shown: str) -> ReadError | None:
     if not path.is_file():
         return ReadError(f"{shown}: not a regular file; give a volume file")
     return None
-
-
-def _axcodes(direction_ras: np.ndarray[Any, Any]) -> tuple[str | None, ...]:
-    """Orientation codes, e.g. ``("R", "A", "S")``, of an ``n x n`` RAS+ direction matrix.
-
-    Used for every format, so that a NIfTI and an NRRD of the same image
-    report the same codes (ITK's LPS is converted to RAS+ before this).
-    """
-    n = direction_ras.shape[0]
-    # Axis-aligned (a signed permutation, as almost every label map is): each
-    # column names its axis directly. nibabel's general rule (an SVD, then the
-    # best assignment) gives the same codes here and costs 0.6 ms a file.
-    rounded = np.rint(direction_ras)
-    if n <= 3 and np.allclose(direction_ras, rounded, rtol=0.0, atol=1e-6) and (
-        np.all(np.abs(rounded).sum(axis=0) == 1) and np.all(np.abs(rounded).sum(axis=1) == 1)
-    ):
-        names = ("LR", "PA", "IS")  # (negative, positive) end of the R, A, S axes
-        rows = np.argmax(np.abs(rounded), axis=0)
-        return tuple(names[r][int(rounded[r, c] > 0)] for c, r in enumerate(rows))
-    import nibabel as nib
-
-    affine = np.eye(4)
-    affine[:n, :n] = direction_ras
-    codes = nib.aff2axcodes(affine)  # type: ignore[no-untyped-call]  # nibabel leaves it unannotated
-    return tuple(codes)[:n]
-
-
-def _check_dtype(dtype: np.dtype[Any], shown: str) -> None:
-    """Raise InputError unless ``dtype`` can hold labels (bool, int) or probabilities (float)."""
-    if dtype.fields is not None or dtype.kind not in "biuf":
-        raise InputError(
-            f"{shown}: voxel type {dtype} is not a label or probability type; "
-            "save integer labels (or float probabilities)"
-        )
-
-
-def _checked_array(arr: np.ndarray[Any, Any], shown: str) -> np.ndarray[Any, Any]:
-    """Return ``arr`` in native byte order and read-only, or raise InputError for a non-numeric one.
-
-    Every reader ends here, so that all of them hand the core the same kind
-    of array whatever the file's byte order or the library that decoded it.
-    """
-    _check_dtype(arr.dtype, shown)
-    if arr.ndim == 0:
-        raise InputError(f"{shown}: holds a single value, not a volume; save the label array")
-    if not arr.dtype.isnative:
-        # Big-endian files are rare; one copy here spares every consumer
-        # (bincount, numba, CuPy) the non-native dtype.
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    arr.flags.writeable = False
-    return arr
-
-
-def _split_channels(
-    arr: np.ndarray[Any, Any], shown: str, allow_channels: bool
-) -> tuple[np.ndarray[Any, Any], int | None]:
-    """Drop singleton axes after the 3rd and find the channel axis of an image.
-
-    Returns the array (a view) and the channel axis (3) or None. NIfTI and
-    ITK store vector images as (x, y, z, 1, c) (the 4th axis being time),
-    so that layout is a 4-D (x, y, z, c) image too.
-    """
-    while arr.ndim > 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 5 and arr.shape[3] == 1:
-        arr = arr[:, :, :, 0, :]
-    if arr.ndim > 4:
-        raise InputError(
-            f"{shown}: {arr.ndim}-D image of shape {arr.shape}; segeval reads 3-D label maps "
-            "(or 4-D with one channel per class): save one 3-D volume per file"
-        )
-    if arr.ndim == 4:
-        if not allow_channels:
-            raise InputError(
-                f"{shown}: 4-D image with {arr.shape[3]} volumes along the 4th axis "
-                f"(shape {arr.shape}); "
-                "save one 3-D label map per file (a soft prediction with one channel per class "
-                "needs allow_channels=True)"
-            )
-        return arr, 3
-    return arr, None
 
 
 def read_volume(
@@ -291,9 +192,9 @@ def read_volume(
         gzip-compressed), ``.nrrd``/``.nhdr`` and ``.mha``/``.mhd``
         (SimpleITK), ``.npy``/``.npz`` (NumPy; an ``.npz`` holds one array).
     spacing_mm : sequence of float, optional
-        Voxel size in mm per array axis, for ``.npy``/``.npz`` files, which
-        carry none; 1 mm is assumed (``spacing_given=False``) when omitted.
-        Files with a header use the header's spacing and ignore this.
+        Voxel size in mm per spatial axis, replacing what the file says (and
+        the 1 mm assumed for ``.npy``/``.npz`` files, which carry none:
+        ``spacing_given=False`` when omitted for those).
     allow_channels : bool, default False
         Keep a non-singleton 4th axis of a NIfTI/ITK image as channels (a
         soft prediction with one channel per class), shape (x, y, z, c);
@@ -320,7 +221,7 @@ def read_volume(
         (more than 4 axes, channels without ``allow_channels``, a non-numeric
         dtype).
     OptionError
-        ``spacing_mm`` does not have one positive value per array axis.
+        ``spacing_mm`` does not have one positive value per spatial axis.
 
     Examples
     --------
@@ -336,7 +237,7 @@ def read_volume(
     error = _open_error(file, shown)
     if error is not None:
         raise error
-    suffix = volume_suffix(file)
+    fmt = format_of(file)
     try:
         size = file.stat().st_size
         with file.open("rb") as fh:
@@ -344,47 +245,34 @@ def read_volume(
     except OSError as exc:
         reason = exc.strerror or exc
         raise ReadError(f"{shown}: cannot be read ({reason}); check its permissions") from None
-    if suffix is None:
-        known = ", ".join(_DISPLAY_ORDER)
-        kind = _sniff(head)
+    kind = sniff(head)
+    if fmt is None:
         hint = ""
-        if kind is not None and _KINDS[kind][1] is not None:
-            what, rename = _KINDS[kind]
+        if kind is not None and KINDS[kind][1] is not None:
+            what, rename = KINDS[kind]
             hint = f" (its content looks like {what}; rename it to {rename})"
-        raise ReadError(f"{shown}: unknown volume suffix{hint}; segeval reads {known}")
+        raise ReadError(f"{shown}: unknown volume suffix{hint}; segeval reads {_KNOWN}")
     if size == 0:
         raise ReadError(
             f"{shown}: empty file (0 bytes); it was not written completely, re-export it"
         )
-    fmt_name, accepted = _EXPECTED[suffix]
-    kind = _sniff(head)
-    if kind not in accepted:
-        rename = _KINDS[kind][1] if kind is not None else None
-        if kind == "git-lfs":
-            hint = "fetch the real file with `git lfs pull`"
-        elif kind == "gzip":
-            hint = (
-                f"it is gzip-compressed, which {suffix} files are not; decompress or re-export it"
-            )
-        elif rename is not None and rename != suffix:
-            hint = f"rename it to {rename} or re-export it as {fmt_name}"
-        else:
-            hint = f"re-export it as {fmt_name} or check that it was written completely"
-        raise ReadError(f"{shown}: not a {fmt_name} file ({_describe_content(head)}); {hint}")
+    if kind not in fmt.contents:
+        raise ReadError(f"{shown}: not a {fmt.name} file ({describe_content(head)}); "
+                        f"{_content_hint(kind, volume_suffix(file), fmt.name)}")
+    volume = fmt.read(file, shown=shown, allow_channels=allow_channels)
+    return with_spacing(volume, spacing_mm)
 
-    # Readers import their library only when a file of theirs is read, so
-    # reading a .npy never pays for importing SimpleITK.
-    if fmt_name == "NIfTI":
-        from segeval.io.nifti import read_nifti
 
-        return read_nifti(file, shown=shown, allow_channels=allow_channels)
-    if fmt_name in ("NRRD", "MetaImage"):
-        from segeval.io.itk import read_itk
-
-        return read_itk(file, shown=shown, fmt_name=fmt_name, allow_channels=allow_channels)
-    from segeval.io.npy import read_npy
-
-    return read_npy(file, shown=shown, spacing_mm=spacing_mm)
+def _content_hint(kind: str | None, suffix: str | None, fmt_name: str) -> str:
+    """What to do with a file whose content is not its suffix's format."""
+    rename = KINDS[kind][1] if kind is not None else None
+    if kind == "git-lfs":
+        return "fetch the real file with `git lfs pull`"
+    if kind == "gzip":
+        return f"it is gzip-compressed, which {suffix} files are not; decompress or re-export it"
+    if rename is not None and rename != suffix:
+        return f"rename it to {rename} or re-export it as {fmt_name}"
+    return f"re-export it as {fmt_name} or check that it was written completely"
 
 
 def write_volume(
@@ -428,22 +316,8 @@ def write_volume(
         The suffix is not a volume suffix, or the geometry does not fit the array.
     """
     file = Path(path)
-    suffix = volume_suffix(file)
-    if suffix is None:
-        raise OptionError(
-            f"{os.fspath(path)}: unknown volume suffix; use one of {', '.join(_DISPLAY_ORDER)}"
-        )
-    if suffix in (".npy", ".npz"):
-        from segeval.io.npy import write_npy
-
-        write_npy(file, labels)
-        return file
-    if suffix in (".nii", ".nii.gz"):
-        from segeval.io.nifti import write_nifti
-
-        write_nifti(file, labels, spacing_mm=spacing_mm, origin=origin, direction=direction)
-        return file
-    from segeval.io.itk import write_itk
-
-    write_itk(file, labels, spacing_mm=spacing_mm, origin=origin, direction=direction)
+    fmt = format_of(file)
+    if fmt is None:
+        raise OptionError(f"{os.fspath(path)}: unknown volume suffix; use one of {_KNOWN}")
+    fmt.write(file, labels, spacing_mm=spacing_mm, origin=origin, direction=direction)
     return file

@@ -1,4 +1,4 @@
-"""NRRD (``.nrrd``/``.nhdr``) and MetaImage (``.mha``/``.mhd``) via SimpleITK.
+"""NRRD (``.nrrd``/``.nhdr``) and MetaImage (``.mha``/``.mhd``) via SimpleITK; resampling onto another grid.
 
 SimpleITK hands out arrays in (z, y, x) order and geometry in ITK's LPS
 world. segeval's volumes are in NIfTI voxel order (x, y, z) and RAS+ world,
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segeval.errors import OptionError, ReadError
-from segeval.io import _axcodes, _checked_array, _split_channels
-from segeval.volume import LabelVolume, lps_to_ras
+from segeval.errors import GeometryMismatchError, OptionError, ReadError
+from segeval.io._content import axcodes, checked_array, split_channels
+from segeval.volume import LabelVolume, lps_to_ras, spatial_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
-__all__ = ["read_itk", "write_itk"]
+__all__ = ["read", "read_itk", "resample_to", "write", "write_itk"]
 
 _IMAGE_IO = {"NRRD": "NrrdImageIO", "MetaImage": "MetaImageIO"}
 
@@ -118,6 +118,11 @@ class _NativeStderrHeld:
             os.write(2, held)
 
 
+def read(path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False) -> LabelVolume:
+    """The reader of :data:`segeval.io.FORMATS`: :func:`read_itk`."""
+    return read_itk(path, shown=shown, fmt_name=fmt_name, allow_channels=allow_channels)
+
+
 def read_itk(
     path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False
 ) -> LabelVolume:
@@ -163,8 +168,8 @@ def read_itk(
     components = image.GetNumberOfComponentsPerPixel()
     # Reverse the image axes; a component axis stays last, like a channel.
     axes = tuple(range(dim - 1, -1, -1)) + ((dim,) if components > 1 else ())
-    arr = _checked_array(zyx.transpose(axes), shown)
-    arr, channel_axis = _split_channels(arr, shown, allow_channels)
+    arr = checked_array(zyx.transpose(axes), shown)
+    arr, channel_axis = split_channels(arr, shown, allow_channels)
 
     n_spatial = min(dim, 3)
     lps_rot = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dim, dim)
@@ -174,7 +179,7 @@ def read_itk(
     meta: dict[str, Any] = {
         "format": fmt_name.lower(),
         "dtype": zyx.dtype.name,
-        "axcodes": _axcodes(np.asarray(direction).reshape(n_spatial, n_spatial)),
+        "axcodes": axcodes(np.asarray(direction).reshape(n_spatial, n_spatial)),
     }
     if channel_axis is not None:
         meta["channel_axis"] = channel_axis
@@ -232,3 +237,107 @@ def write_itk(
     image.SetOrigin(list(lps_origin) + [0.0] * (ndim - n_spatial))
     image.SetDirection(full_rot.ravel().tolist())
     sitk.WriteImage(image, str(path), useCompression=True)
+
+
+write = write_itk
+
+
+def resample_to(pred: LabelVolume, gt: LabelVolume) -> LabelVolume:
+    """Resample the prediction onto the ground truth's voxel grid, by nearest neighbour.
+
+    Both grids are placed in physical space with their spacing, origin and
+    direction (SimpleITK, converted from segeval's RAS+ to ITK's LPS for
+    both, so that they line up), and every ground-truth voxel takes the
+    label of the nearest prediction voxel; voxels outside the prediction
+    get 0 (background).
+
+    Parameters
+    ----------
+    pred : LabelVolume
+        The prediction; labels (any integer, bool or float dtype) or a soft
+        prediction with a channel axis (each channel resampled alike).
+    gt : LabelVolume
+        The ground truth; only its geometry is used. A volume without
+        origin/direction (``.npy``) is placed at 0 with identity direction.
+
+    Returns
+    -------
+    LabelVolume
+        ``labels`` on gt's grid, in pred's dtype, read-only; gt's spacing,
+        origin and direction; pred's path; ``meta["resampled"] = True``.
+
+    Raises
+    ------
+    GeometryMismatchError
+        The two volumes do not have the same number of spatial axes.
+    """
+    import SimpleITK as sitk
+
+    pred_shape, gt_shape = spatial_shape(pred), spatial_shape(gt)
+    if len(pred_shape) != len(gt_shape) or not 2 <= len(gt_shape) <= 3:
+        raise GeometryMismatchError(
+            f"{pred.path or 'pred'} vs {gt.path or 'gt'}: cannot resample a {len(pred_shape)}-D "
+            f"prediction onto a {len(gt_shape)}-D ground truth; give volumes with the same axes"
+        )
+    arr = np.asarray(pred.labels)
+    out_dtype = arr.dtype
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)  # ITK has no bool pixel type
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)  # nor a half-float one
+    channel_axis = pred.meta.get("channel_axis")
+    ndim = len(pred_shape)
+    # ITK wants (z, y, x[, c]); a component axis must be last.
+    order = tuple(range(ndim - 1, -1, -1))
+    if channel_axis is not None:
+        arr = np.moveaxis(arr, channel_axis, -1)
+        order += (ndim,)
+    # Any: SimpleITK's methods are unannotated.
+    image: Any = sitk.GetImageFromArray(arr.transpose(order), isVector=channel_axis is not None)
+    _place(image, pred, ndim)
+
+    resampler: Any = sitk.ResampleImageFilter()  # type: ignore[no-untyped-call]
+    resampler.SetSize([int(n) for n in gt_shape])
+    origin, direction = _lps_geometry(gt, ndim)
+    resampler.SetOutputSpacing([float(s) for s in gt.spacing_mm])
+    resampler.SetOutputOrigin(origin)
+    resampler.SetOutputDirection(direction)
+    resampler.SetInterpolator(sitk.sitkNearestNeighbor)
+    resampler.SetDefaultPixelValue(0)
+    resampler.SetOutputPixelType(image.GetPixelID())
+    out = sitk.GetArrayFromImage(resampler.Execute(image)).transpose(order)
+    if channel_axis is not None:
+        out = np.moveaxis(out, -1, channel_axis)
+    out = out.astype(out_dtype, copy=False) if out_dtype != np.bool_ else out.astype(np.bool_)
+    out.flags.writeable = False
+
+    meta = dict(pred.meta)
+    meta["resampled"] = True
+    meta.pop("axcodes", None)
+    if "axcodes" in gt.meta:
+        meta["axcodes"] = gt.meta["axcodes"]
+    return LabelVolume(
+        labels=out,
+        spacing_mm=gt.spacing_mm,
+        origin=gt.origin,
+        direction=gt.direction,
+        path=pred.path,
+        spacing_given=gt.spacing_given,
+        meta=meta,
+    )
+
+
+def _lps_geometry(volume: LabelVolume, ndim: int) -> tuple[list[float], list[float]]:
+    """Origin and row-major direction of ``volume`` in ITK's LPS world (defaults: 0, identity)."""
+    origin = volume.origin or (0.0,) * ndim
+    direction = volume.direction or tuple(np.eye(ndim).ravel().tolist())
+    lps_origin, lps_direction = lps_to_ras(origin, direction)
+    return list(lps_origin), list(lps_direction)
+
+
+def _place(image: Any, volume: LabelVolume, ndim: int) -> None:
+    """Set a SimpleITK image's spacing, origin and direction from ``volume``."""
+    origin, direction = _lps_geometry(volume, ndim)
+    image.SetSpacing([float(s) for s in volume.spacing_mm])
+    image.SetOrigin(origin)
+    image.SetDirection(direction)

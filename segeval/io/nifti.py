@@ -31,17 +31,17 @@ from nibabel.spatialimages import HeaderDataError
 from nibabel.wrapstruct import WrapStructError
 
 from segeval.errors import OptionError, ReadError
-from segeval.io import (
-    _axcodes,
-    _check_dtype,
-    _checked_array,
-    _describe_content,
-    _sniff,
-    _split_channels,
+from segeval.io._content import (
+    axcodes,
+    check_dtype,
+    checked_array,
+    describe_content,
+    sniff,
+    split_channels,
 )
 from segeval.volume import LabelVolume
 
-__all__ = ["read_nifti", "write_nifti"]
+__all__ = ["read", "read_nifti", "write", "write_nifti"]
 
 #: zlib-compatible modules tried in order, fastest first (see the module docstring).
 GZIP_DECODERS: tuple[str, ...] = ("zlib_ng.zlib_ng", "isal.isal_zlib", "zlib")
@@ -197,6 +197,11 @@ def _as_written(value: Any) -> float:
     return float(str(np.float32(value)))
 
 
+def read(path: Path, *, shown: str, fmt_name: str = "NIfTI", allow_channels: bool = False) -> LabelVolume:
+    """The reader of :data:`segeval.io.FORMATS`: :func:`read_nifti`."""
+    return read_nifti(path, shown=shown, allow_channels=allow_channels)
+
+
 def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> LabelVolume:
     """Read a ``.nii``/``.nii.gz`` file; use :func:`segeval.io.read_volume` instead.
 
@@ -228,10 +233,10 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
     del raw  # the compressed bytes are no longer needed; free them before decoding
 
     head = bytes(data[:4096])
-    kind = _sniff(head)
+    kind = sniff(head)
     if kind not in _HEADER_SIZE:
         inside = "its gzip content " if compressed else ""
-        what = _describe_content(head) if head else "is empty"
+        what = describe_content(head) if head else "is empty"
         raise ReadError(f"{shown}: not a NIfTI file ({inside}{what}); re-export it as NIfTI")
     if len(data) < _HEADER_SIZE[kind]:
         raise ReadError(
@@ -261,7 +266,7 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
             f"{n_bytes} of voxels after {offset}, but the {'decompressed ' if compressed else ''}"
             f"file has {len(data)}); re-copy or re-export it"
         )
-    _check_dtype(stored, shown)
+    check_dtype(stored, shown)
     scaled = slope != 1.0 or inter != 0.0
     if scaled:
         # A real scaling changes the values: let nibabel apply it (float) so
@@ -277,8 +282,8 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
         arr = np.frombuffer(data, dtype=stored, count=count, offset=offset).reshape(
             shape, order="F"
         )
-    arr = _checked_array(arr, shown)
-    arr, channel_axis = _split_channels(arr, shown, allow_channels)
+    arr = checked_array(arr, shown)
+    arr, channel_axis = split_channels(arr, shown, allow_channels)
 
     n_spatial = min(arr.ndim, 3)
     affine = np.asarray(image.affine, dtype=np.float64)
@@ -290,7 +295,7 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
     meta: dict[str, Any] = {
         "format": kind,
         "dtype": stored.name,
-        "axcodes": _axcodes(direction[:n_spatial, :n_spatial]),
+        "axcodes": axcodes(direction[:n_spatial, :n_spatial]),
         "compressed": compressed,
     }
     if scaled:
@@ -376,3 +381,6 @@ def write_nifti(
     if path.name.lower().endswith(".gz"):
         content = gzip.compress(content, compresslevel=6, mtime=0)
     path.write_bytes(content)
+
+
+write = write_nifti

@@ -8,40 +8,26 @@ geometry check skips them.
 
 from __future__ import annotations
 
-import math
 import zipfile
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from segeval.errors import OptionError, ReadError
-from segeval.io import _checked_array
+from segeval.errors import ReadError
+from segeval.io._content import checked_array
 from segeval.volume import LabelVolume
 
-__all__ = ["read_npy", "write_npy"]
+__all__ = ["read", "read_npy", "write", "write_npy"]
 
 
-def _spacing(
-    spacing_mm: Sequence[float] | None, shape: tuple[int, ...], shown: str
-) -> tuple[float, ...]:
-    """Check the caller's spacing against the array: one positive, finite value per axis."""
-    if spacing_mm is None:
-        return (1.0,) * len(shape)
-    values = tuple(float(s) for s in spacing_mm)
-    if len(values) != len(shape):
-        raise OptionError(
-            f"{shown}: spacing (--spacing) has {len(values)} values but the array has "
-            f"{len(shape)} axes (shape {shape}); give one value in mm per array axis"
-        )
-    if not all(math.isfinite(s) and s > 0 for s in values):
-        raise OptionError(f"{shown}: spacing (--spacing) {values} must be positive mm values")
-    return values
+def read(path: Path, *, shown: str, fmt_name: str = "NumPy .npy", allow_channels: bool = False) -> LabelVolume:
+    """The reader of :data:`segeval.io.FORMATS`: :func:`read_npy` (an array has no channel axis)."""
+    return read_npy(path, shown=shown)
 
 
-def read_npy(path: Path, *, shown: str, spacing_mm: Sequence[float] | None = None) -> LabelVolume:
+def read_npy(path: Path, *, shown: str) -> LabelVolume:
     """Read an ``.npy`` or single-array ``.npz`` file; use :func:`segeval.io.read_volume`.
 
     Parameters
@@ -50,14 +36,14 @@ def read_npy(path: Path, *, shown: str, spacing_mm: Sequence[float] | None = Non
         The file, already checked to exist and to start like ``.npy`` or zip.
     shown : str
         The path as the user gave it, for messages.
-    spacing_mm : sequence of float, optional
-        Voxel size per array axis, in mm; default 1 mm (``spacing_given=False``).
 
     Returns
     -------
     LabelVolume
-        The array as stored (axis order untouched), read-only; no origin or
-        direction. ``meta["key"]`` names the array of an ``.npz``.
+        The array as stored (axis order untouched), read-only; 1 mm spacing
+        with ``spacing_given=False`` (the caller's spacing replaces it, see
+        :func:`segeval.volume.with_spacing`); no origin or direction.
+        ``meta["key"]`` names the array of an ``.npz``.
     """
     meta: dict[str, Any] = {}
     try:
@@ -80,15 +66,15 @@ def read_npy(path: Path, *, shown: str, spacing_mm: Sequence[float] | None = Non
             f"{shown}: damaged or truncated NumPy file ({_one_line(exc)}); re-export it"
         ) from None
 
-    arr = _checked_array(np.asarray(arr), shown)
+    arr = checked_array(np.asarray(arr), shown)
     meta["dtype"] = arr.dtype.name
     return LabelVolume(
         labels=arr,
-        spacing_mm=_spacing(spacing_mm, arr.shape, shown),
+        spacing_mm=(1.0,) * arr.ndim,
         origin=(),
         direction=(),
         path=shown,
-        spacing_given=spacing_mm is not None,
+        spacing_given=False,
         meta=meta,
     )
 
@@ -116,10 +102,16 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def write_npy(path: Path, labels: Any) -> None:
-    """Write ``labels`` to ``.npy``, or to ``.npz`` under the key ``labels`` (compressed)."""
+def write_npy(path: Path, labels: Any, **geometry: Any) -> None:
+    """Write ``labels`` to ``.npy``, or to ``.npz`` under the key ``labels`` (compressed).
+
+    ``geometry`` (spacing, origin, direction) is not stored: these files hold none.
+    """
     arr = np.asarray(labels)
     if path.name.lower().endswith(".npz"):
         np.savez_compressed(path, labels=arr)
     else:
         np.save(path, arr)
+
+
+write = write_npy

@@ -2,7 +2,9 @@
 
 Every overlap metric of every class (and of every region, a union of classes)
 is a reduction of this one matrix, so its cost does not grow with the number
-of classes. See :func:`joint_counts` for how it is built.
+of classes. See :func:`joint_counts` for how it is built; the counting
+kernels are :mod:`segeval.metrics._hist_numpy` and, once numba pays for
+itself, :mod:`segeval.metrics._hist_jit`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from segeval.backends import to_host
 from segeval.errors import InputError
-from segeval.metrics import _kernels
+from segeval.metrics import _hist_jit, _hist_numpy, _numba
+from segeval.metrics._checks import label_array, same_shape
+
+__all__ = ["JointCounts", "confusion_matrix", "joint_counts", "value_counts"]
 
 # Largest value range handled with a direct lookup table (4 Mi entries, 16 MiB).
 _MAX_LUT = 1 << 22
@@ -98,35 +104,18 @@ class JointCounts:
         return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "n_pred": n_pred, "n_gt": n_gt}
 
 
-def check_label_array(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as a NumPy label array, or raise :class:`InputError` saying why it is not one.
+def _joint_hist(
+    a: np.ndarray, b: np.ndarray, lut_a: np.ndarray, off_a: int, lut_b: np.ndarray, off_b: int, ka: int, kb: int
+) -> np.ndarray:
+    """The joint histogram of two flat arrays, compiled when :func:`_numba.use_jit` says it pays."""
+    hist = _hist_jit.joint_hist if _numba.use_jit(a.shape[0]) else _hist_numpy.joint_hist
+    return hist(a, b, lut_a, off_a, lut_b, off_b, ka, kb)
 
-    Integer and boolean arrays are label maps; floats must hold whole numbers
-    (checked where they are counted). Complex, object, string, 0-d and 1-d
-    inputs are refused.
-    """
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as exc:
-        # Fix (tests): ragged nested lists raised a raw NumPy ValueError.
-        raise InputError(f"{name}: cannot be read as an array ({exc})") from None
-    kind = arr.dtype.kind
-    if kind not in "biuf":
-        raise InputError(
-            f"{name}: a label volume must hold integers (or whole-number floats), got dtype {arr.dtype}"
-        )
-    if arr.ndim < 2:
-        raise InputError(
-            f"{name}: a label volume must be 2-D or 3-D (got a {arr.ndim}-D array of shape {arr.shape})"
-        )
-    # Fix (tests): the numba kernels have no float16 and no non-native byte order
-    # (big-endian NIfTI); both raised a numba TypingError. 8- and 16-bit integers are
-    # read through a native unsigned view, so only wider types need the copy.
-    if arr.dtype == np.float16:
-        arr = arr.astype(np.float32)
-    elif not arr.dtype.isnative and arr.dtype.itemsize > 2:
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    return arr
+
+def _presence(a: np.ndarray, off: int, size: int) -> np.ndarray:
+    """Voxel count of every value ``off .. off + size - 1`` of a flat array."""
+    count = _hist_jit.presence if _numba.use_jit(a.shape[0]) else _hist_numpy.presence
+    return count(a, off, size)
 
 
 def _flat_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +124,7 @@ def _flat_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray
     nibabel gives Fortran-ordered arrays and SimpleITK-derived ones are transposed
     views; ``reshape(-1)`` on those would silently copy the whole volume.
     """
-    if pred.shape != gt.shape:
-        raise InputError(f"pred and gt shapes differ: pred {pred.shape} vs gt {gt.shape}")
+    same_shape(pred, gt)
     if pred.flags.c_contiguous and gt.flags.c_contiguous:
         return pred.reshape(-1), gt.reshape(-1)
     if pred.flags.f_contiguous and gt.flags.f_contiguous:
@@ -149,6 +137,11 @@ def _flat_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray
     )
 
 
+def _flat(arr: np.ndarray) -> np.ndarray:
+    """One array flattened in its memory order (no copy for C or Fortran order)."""
+    return arr.reshape(-1, order="F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C")
+
+
 @dataclass
 class _Codes:
     """How one flat array maps to histogram codes: ``lut[value - off]``."""
@@ -157,55 +150,64 @@ class _Codes:
     lut: np.ndarray
     off: int
     values: np.ndarray  # label value of each code
-    zero_code: int  # code of value 0, or -1 if 0 cannot occur
 
 
-def _codes(flat: np.ndarray, name: str) -> _Codes | None:
-    """Build the code mapping of a flat array; None when its value range is too wide."""
-    dtype = flat.dtype
-    if dtype.kind == "b":
-        flat = flat.view(np.uint8)
-        dtype = flat.dtype
-    if dtype.kind in "iu" and dtype.itemsize == 1:
-        # No presence pass for 8-bit: all 256 codes fit a small histogram.
-        data = flat.view(np.uint8)
-        values = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
-        return _Codes(data, np.arange(256, dtype=np.int64), 0, values, 0)
-    if dtype.kind in "iu" and dtype.itemsize == 2:
-        data = flat.view(np.uint16)
-        present = np.flatnonzero(_kernels.presence(data, 0, 1 << 16))
-        lut = np.full(1 << 16, -1, dtype=np.int64)
-        lut[present] = np.arange(present.size)
-        values = present.astype(np.uint16).view(dtype).astype(np.int64)
-        return _Codes(data, lut, 0, values, int(lut[0]))
+def _raw(flat: np.ndarray) -> np.ndarray:
+    """The array's values as counted: 8- and 16-bit integers (and bool) through unsigned views."""
+    if flat.dtype.kind in "biu" and flat.dtype.itemsize <= 2:
+        return flat.view(np.uint8 if flat.dtype.itemsize == 1 else np.uint16)
+    return flat
+
+
+def _range(flat: np.ndarray, name: str) -> tuple[int, int] | None:
+    """(lowest, highest) value of a wide integer or whole-float array; None when it is empty.
+
+    Raises InputError for NaN, inf or fractions, and for values outside int64.
+    """
     if flat.size == 0:
-        return _Codes(flat, np.zeros(1, dtype=np.int64), 0, np.zeros(0, dtype=np.int64), -1)
+        return None
     lo: float
     hi: float
-    if dtype.kind in "iu":
-        # Fix (tests): minmax returns floats, which round integers above 2**53; the
-        # lookup table was then too small and the numba kernel read out of bounds
-        # (segfault). Integer min/max are taken exactly.
+    if flat.dtype.kind in "iu":
+        # Integer min/max taken exactly: floats round integers above 2**53, and a
+        # lookup table sized from them was too small (the kernel read out of bounds).
         lo, hi = int(flat.min()), int(flat.max())
     else:
-        lo, hi, ok = _kernels.minmax(flat)
+        lo, hi, ok = _hist_numpy.minmax(flat)
         if not ok:
             raise InputError(
                 f"{name}: label values must be whole numbers; found NaN, inf or a fractional value "
                 "(for probabilities use the soft API with axis=, or threshold first)"
             )
     if lo < -(1 << 63) or hi >= 1 << 63:
-        # Fix (tests): values outside int64 overflowed (uint64 >= 2**63, huge floats).
         raise InputError(f"{name}: label values must fit in a 64-bit integer (found {lo}..{hi})")
+    return int(lo), int(hi)
+
+
+def _codes(flat: np.ndarray, name: str) -> _Codes | None:
+    """Build the code mapping of a flat array; None when its value range is too wide for a table."""
+    data = _raw(flat)
+    dtype = flat.dtype if flat.dtype.kind != "b" else np.dtype(np.uint8)
+    if data.dtype == np.uint8:
+        # No presence pass for 8-bit: all 256 codes fit a small histogram.
+        values = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
+        return _Codes(data, np.arange(256, dtype=np.int64), 0, values)
+    if data.dtype == np.uint16:
+        present = np.flatnonzero(_presence(data, 0, 1 << 16))
+        lut = np.full(1 << 16, -1, dtype=np.int64)
+        lut[present] = np.arange(present.size)
+        values = present.astype(np.uint16).view(dtype).astype(np.int64)
+        return _Codes(data, lut, 0, values)
+    span = _range(flat, name)
+    if span is None:
+        return _Codes(flat, np.zeros(1, dtype=np.int64), 0, np.zeros(0, dtype=np.int64))
+    lo, hi = span
     if hi - lo + 1 > _MAX_LUT:
         return None
-    off = int(lo)
-    size = int(hi) - off + 1
-    present = np.flatnonzero(_kernels.presence(flat, off, size))
-    lut = np.full(size, -1, dtype=np.int64)
+    present = np.flatnonzero(_presence(flat, lo, hi - lo + 1))
+    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
     lut[present] = np.arange(present.size)
-    zero = int(lut[-off]) if lo <= 0 <= hi else -1
-    return _Codes(flat, lut, off, present.astype(np.int64) + off, zero)
+    return _Codes(flat, lut, lo, present.astype(np.int64) + lo)
 
 
 def _joint_sparse(gt: np.ndarray, pred: np.ndarray, name_gt: str, name_pred: str) -> JointCounts:
@@ -244,7 +246,7 @@ def joint_counts(
     ----------
     pred, gt : array_like of int, bool or whole-number float, same shape
         Label volumes; dtypes may differ. Any memory order (no copy is made when
-        both share one).
+        both share one). CuPy arrays are counted on their GPU.
     ignore_label : int, optional
         Voxels where ``gt == ignore_label`` are left out of every count.
     names : (str, str)
@@ -265,22 +267,68 @@ def joint_counts(
     if not (_is_numpy_like(pred) and _is_numpy_like(gt)):
         joint = _joint_counts_xp(pred, gt, names)
         return _drop_ignored(joint, int(ignore_label)) if ignore_label is not None else joint
-    p = check_label_array(pred, names[0])
-    g = check_label_array(gt, names[1])
+    p = label_array(pred, names[0])
+    g = label_array(gt, names[1])
     fp_, fg_ = _flat_pair(p, g)
     cg = _codes(fg_, names[1])
     cp = _codes(fp_, names[0])
     if cg is None or cp is None or cg.values.size * cp.values.size > _MAX_HIST:
         joint = _joint_sparse(fg_, fp_, names[1], names[0])
     else:
-        hist = _kernels.joint_hist(
-            cg.data, cp.data, cg.lut, cg.off, cp.lut, cp.off,
-            cg.values.size, cp.values.size, cg.zero_code, cp.zero_code,
-        )
+        hist = _joint_hist(cg.data, cp.data, cg.lut, cg.off, cp.lut, cp.off, cg.values.size, cp.values.size)
         joint = _compact(hist, cg.values, cp.values)
     if ignore_label is not None:
         joint = _drop_ignored(joint, int(ignore_label))
     return joint
+
+
+def value_counts(labels: Any, *, name: str = "labels") -> tuple[np.ndarray, np.ndarray]:
+    """Every value of a label array and its voxel count, ascending (the label census).
+
+    Parameters
+    ----------
+    labels : array_like of int, bool or whole-number float
+        Any shape and memory order (read without a copy).
+    name : str
+        How to name the array in error messages.
+
+    Returns
+    -------
+    (values, counts) : two ndarrays of int64
+        Values present, sorted, and how many voxels hold each (values stay
+        uint64 when a uint64 array holds values beyond int64).
+
+    Examples
+    --------
+    >>> v, c = value_counts(np.array([[0, 2], [2, 2]], np.uint8))
+    >>> v.tolist(), c.tolist()
+    ([0, 2], [1, 3])
+    """
+    arr = np.asarray(labels)
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{name}: dtype {arr.dtype} is not a label type")
+    flat = _flat(arr) if arr.ndim else arr.reshape(1)
+    data = _raw(flat)
+    dtype = flat.dtype if flat.dtype.kind != "b" else np.dtype(np.uint8)
+    if data.dtype in (np.uint8, np.uint16):
+        counts = _presence(data, 0, 1 << (8 * data.dtype.itemsize))
+        present = np.flatnonzero(counts)
+        values = present.astype(data.dtype).view(dtype).astype(np.int64)
+        order = np.argsort(values, kind="stable")  # signed views reorder
+        return values[order], counts[present][order]
+    if flat.dtype == np.uint64 and flat.size and int(flat.max()) >= 1 << 63:
+        values, counts = np.unique(flat, return_counts=True)  # beyond int64: kept as uint64
+        return values, counts.astype(np.int64)
+    span = _range(flat, name)
+    if span is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo, hi = span
+    if hi - lo + 1 <= _MAX_LUT:
+        counts = _presence(flat, lo, hi - lo + 1)
+        present = np.flatnonzero(counts)
+        return present.astype(np.int64) + lo, counts[present]
+    values, counts = np.unique(flat, return_counts=True)
+    return values.astype(np.int64), counts.astype(np.int64)
 
 
 def _compact(hist: np.ndarray, values_gt: np.ndarray, values_pred: np.ndarray) -> JointCounts:
@@ -301,18 +349,6 @@ def _is_numpy_like(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic, list, tuple)) or not hasattr(x, "__array_namespace__")
 
 
-def to_host(x: Any) -> np.ndarray:
-    """A small device array (counts, per-class values) as a NumPy array."""
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "get"):  # CuPy
-        return np.asarray(x.get())
-    try:
-        return np.asarray(x)
-    except (TypeError, ValueError, RuntimeError):
-        return np.from_dlpack(x)
-
-
 def _joint_counts_xp(pred: Any, gt: Any, names: tuple[str, str]) -> JointCounts:
     """The same counts for any array-API namespace (CuPy on the GPU, array_api_strict in tests).
 
@@ -321,9 +357,9 @@ def _joint_counts_xp(pred: Any, gt: Any, names: tuple[str, str]) -> JointCounts:
     ``unique_counts`` (the standard's portable form); only the small histogram
     comes back to the host.
     """
-    import array_api_compat
+    from segeval._optional import array_namespace
 
-    xp = array_api_compat.array_namespace(pred, gt)
+    xp = array_namespace(pred, gt)
     for arr, name in ((pred, names[0]), (gt, names[1])):
         dt = arr.dtype
         if arr.ndim < 2:
@@ -338,8 +374,7 @@ def _joint_counts_xp(pred: Any, gt: Any, names: tuple[str, str]) -> JointCounts:
             raise InputError(
                 f"{name}: label values must be whole numbers; found NaN, inf or a fractional value"
             )
-    if tuple(pred.shape) != tuple(gt.shape):
-        raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
+    same_shape(pred, gt)
     p = xp.reshape(xp.astype(pred, xp.int64) if not xp.isdtype(pred.dtype, "integral") else pred, (-1,))
     g = xp.reshape(xp.astype(gt, xp.int64) if not xp.isdtype(gt.dtype, "integral") else gt, (-1,))
     if p.shape[0] == 0:

@@ -16,17 +16,23 @@ inputs), so the same code runs on NumPy, CuPy or any array_api_compat namespace.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from segeval._optional import array_device, array_namespace
 from segeval.errors import InputError, OptionError
+from segeval.metrics._checks import (
+    Array,
+    check_empty,
+    check_smooth,
+    check_weights,
+    empty_value,
+    same_shape,
+)
 
-EmptyPolicy = Literal["nan", "one", "zero"]
-EMPTY_POLICIES: tuple[str, ...] = ("nan", "one", "zero")
 OVERLAP_METRICS: tuple[str, ...] = (
     "dice",
     "iou",
@@ -37,42 +43,93 @@ OVERLAP_METRICS: tuple[str, ...] = (
     "volume_similarity",
 )
 
+@dataclass(frozen=True)
+class Counts:
+    """Per-class counts and the options every formula reads (see :data:`FORMULAS`)."""
 
-def empty_value(empty: str) -> float:
-    """The score given by policy ``empty`` when a class is absent from both volumes.
+    tp: Array
+    fp: Array
+    fn: Array
+    tn: Array | None
+    alpha: float
+    beta: float
+    smooth: float
+    empty: str
+    xp: Any
 
-    ``"nan"`` gives NaN (excluded from means, counted), ``"one"`` the perfect
-    score and ``"zero"`` the worst.
-    """
-    if empty not in EMPTY_POLICIES:
-        raise OptionError(f"--empty: expected one of nan, one, zero; got {empty!r}")
-    return {"nan": float("nan"), "one": 1.0, "zero": 0.0}[empty]
+    @property
+    def both_empty(self) -> Array:
+        """True where the class is absent from both volumes (TP = FP = FN = 0)."""
+        return (self.tp + self.fp + self.fn) == 0
+
+    def ratio(self, num: Array, den: Array) -> Array:
+        """``num / den`` with segeval's rule for a zero denominator: the ``empty`` policy when
+        both masks are empty, else 0 (so a false-positive class scores 0, never NaN)."""
+        xp = self.xp
+        safe = xp.where(den == 0, xp.ones_like(den), den)
+        value = num / safe
+        fill_empty = xp.full_like(value, empty_value(self.empty))
+        return xp.where(den == 0, xp.where(self.both_empty, fill_empty, xp.zeros_like(value)), value)
 
 
-def _ratio(num: Any, den: Any, both_empty: Any, empty: str, xp: Any) -> Any:
-    """``num / den`` with segeval's rule for a zero denominator.
+def _dice(c: Counts) -> Array:
+    return c.ratio(2 * c.tp + c.smooth, 2 * c.tp + c.fp + c.fn + c.smooth)
 
-    Zero denominator: the ``empty`` policy when both masks are empty, else 0.
-    """
-    safe = xp.where(den == 0, xp.ones_like(den), den)
-    value = num / safe
-    fill_empty = xp.full_like(value, empty_value(empty))
-    zero = xp.zeros_like(value)
-    return xp.where(den == 0, xp.where(both_empty, fill_empty, zero), value)
+
+def _iou(c: Counts) -> Array:
+    return c.ratio(c.tp + c.smooth, c.tp + c.fp + c.fn + c.smooth)
+
+
+def _tversky(c: Counts) -> Array:
+    return c.ratio(c.tp + c.smooth, c.tp + c.alpha * c.fp + c.beta * c.fn + c.smooth)
+
+
+def _precision(c: Counts) -> Array:
+    return c.ratio(c.tp, c.tp + c.fp)
+
+
+def _recall(c: Counts) -> Array:
+    return c.ratio(c.tp, c.tp + c.fn)
+
+
+def _specificity(c: Counts) -> Array:
+    if c.tn is None:
+        raise OptionError("specificity needs true-negative counts (tn)")
+    tn = c.xp.astype(c.tn, c.xp.float64)
+    return c.ratio(tn, tn + c.fp)
+
+
+def _volume_similarity(c: Counts) -> Array:
+    # 2TP + FP + FN is zero exactly when both masks are empty.
+    den = 2 * c.tp + c.fp + c.fn
+    return c.ratio(den - c.xp.abs(c.fp - c.fn), den)
+
+
+#: Each overlap metric's formula, by name (the registry, :mod:`segeval.metrics.registry`,
+#: describes them; :func:`overlap_from_counts` evaluates them).
+FORMULAS: dict[str, Callable[[Counts], Array]] = {
+    "dice": _dice,
+    "iou": _iou,
+    "tversky": _tversky,
+    "precision": _precision,
+    "recall": _recall,
+    "specificity": _specificity,
+    "volume_similarity": _volume_similarity,
+}
 
 
 def overlap_from_counts(
-    tp: Any,
-    fp: Any,
-    fn: Any,
-    tn: Any | None = None,
+    tp: Array,
+    fp: Array,
+    fn: Array,
+    tn: Array | None = None,
     *,
     alpha: float = 0.3,
     beta: float = 0.7,
     smooth: float = 0.0,
     empty: str = "nan",
     metrics: Sequence[str] = OVERLAP_METRICS,
-) -> dict[str, Any]:
+) -> dict[str, Array]:
     """Every overlap metric from per-class counts, vectorized over classes.
 
     Parameters
@@ -105,6 +162,12 @@ def overlap_from_counts(
     A zero denominator gives the ``empty`` value when both masks are empty and 0
     otherwise (so a false-positive class scores 0, never NaN).
 
+    References
+    ----------
+    .. [1] A. A. Taha and A. Hanbury, "Metrics for evaluating 3D medical image
+       segmentation: analysis, selection, and tool", BMC Medical Imaging 15, 2015
+       (precision, recall, specificity, volume similarity).
+
     Examples
     --------
     >>> import numpy as np
@@ -113,39 +176,17 @@ def overlap_from_counts(
     (0.6667, 0.5)
     """
     xp = array_namespace(tp, fp, fn)
-    # Fix (tests): written as "not (x >= 0)" with isfinite so that NaN/inf weights are
-    # refused too (they slipped through "x < 0" and gave NaN scores).
-    if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0):
-        raise OptionError(f"--alpha/--beta: Tversky weights must be >= 0, got alpha={alpha}, beta={beta}")
-    if not (math.isfinite(smooth) and smooth >= 0):
-        raise OptionError(f"--smooth: must be >= 0, got {smooth}")
-    tp = xp.astype(tp, xp.float64)
-    fp = xp.astype(fp, xp.float64)
-    fn = xp.astype(fn, xp.float64)
-    both_empty = (tp + fp + fn) == 0
+    alpha, beta = check_weights(alpha, beta)
+    counts = Counts(
+        xp.astype(tp, xp.float64), xp.astype(fp, xp.float64), xp.astype(fn, xp.float64), tn,
+        alpha, beta, check_smooth(smooth), check_empty(empty), xp,
+    )
     out: dict[str, Any] = {}
     for name in metrics:
-        if name == "dice":
-            out[name] = _ratio(2 * tp + smooth, 2 * tp + fp + fn + smooth, both_empty, empty, xp)
-        elif name == "iou":
-            out[name] = _ratio(tp + smooth, tp + fp + fn + smooth, both_empty, empty, xp)
-        elif name == "tversky":
-            out[name] = _ratio(tp + smooth, tp + alpha * fp + beta * fn + smooth, both_empty, empty, xp)
-        elif name == "precision":
-            out[name] = _ratio(tp, tp + fp, both_empty, empty, xp)
-        elif name == "recall":
-            out[name] = _ratio(tp, tp + fn, both_empty, empty, xp)
-        elif name == "specificity":
-            if tn is None:
-                raise OptionError("specificity needs true-negative counts (tn)")
-            tn_f = xp.astype(tn, xp.float64)
-            out[name] = _ratio(tn_f, tn_f + fp, both_empty, empty, xp)
-        elif name == "volume_similarity":
-            # 2TP + FP + FN is zero exactly when both masks are empty.
-            den = 2 * tp + fp + fn
-            out[name] = _ratio(den - xp.abs(fp - fn), den, both_empty, empty, xp)
-        else:
+        formula = FORMULAS.get(name)
+        if formula is None:
             raise OptionError(f"not an overlap metric: {name!r}")
+        out[name] = formula(counts)
     return out
 
 
@@ -153,11 +194,8 @@ def overlap_from_counts(
 
 
 def _as_arrays(pred: Any, gt: Any) -> tuple[Any, Any]:
-    """Plain Python sequences become NumPy arrays; arrays of any namespace pass through.
-
-    Fix (tests): nested lists raised array_api_compat's "list is not a supported
-    array type" (TypeError), and ragged ones NumPy's ValueError.
-    """
+    """Plain Python sequences become NumPy arrays (array_api_compat refuses lists); arrays of any
+    namespace pass through. A ragged nested list is an InputError, not NumPy's ValueError."""
     out = []
     for x, name in ((pred, "pred"), (gt, "gt")):
         if isinstance(x, (list, tuple)):
@@ -169,20 +207,14 @@ def _as_arrays(pred: Any, gt: Any) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
-def _is_soft(pred: Any, gt: Any, axis: Any) -> bool:
-    """Soft mode when ``axis`` is given; float label maps without ``axis`` must be whole."""
-    return axis is not None
-
-
 def _soft_counts(
     pred: Any, gt: Any, axis: int | Sequence[int], from_logits: bool
 ) -> tuple[Any, Any, Any]:
     """Soft TP = sum(p g), FP = sum(p (1 - g)), FN = sum((1 - p) g) over ``axis``."""
     xp = array_namespace(pred, gt)
-    if pred.shape != gt.shape:
-        raise InputError(f"pred and gt shapes differ: pred {tuple(pred.shape)} vs gt {tuple(gt.shape)}")
+    same_shape(pred, gt)
     ax = tuple(axis) if isinstance(axis, Sequence) else (axis,)
-    # Fix (tests): an axis out of range raised NumPy's AxisError.
+    # Checked here: an axis out of range would raise NumPy's AxisError.
     ndim = len(pred.shape)
     in_range = all(isinstance(a, (int, np.integer)) and -ndim <= a < ndim for a in ax)
     if not in_range or len({a % ndim for a in ax}) != len(ax):
@@ -190,11 +222,11 @@ def _soft_counts(
     p = xp.astype(pred, xp.float64)
     g = xp.astype(gt, xp.float64)
     if from_logits:
-        # Fix (tests): 1 / (1 + exp(-x)) overflowed (RuntimeWarning) for logits < -709;
-        # this form only ever takes exp of a non-positive number.
+        # 1 / (1 + exp(-x)) overflows for logits < -709; this form only ever
+        # takes exp of a non-positive number.
         e = xp.exp(-xp.abs(p))
         p = xp.where(p >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    # Fix (tests): inf was let through and gave NaN with a RuntimeWarning.
+    # inf would give NaN (with a RuntimeWarning) in the sums below.
     if not (bool(xp.all(xp.isfinite(p))) and bool(xp.all(xp.isfinite(g)))):
         raise InputError("soft input holds NaN or infinite values")
     tp = xp.sum(p * g, axis=ax)
@@ -236,10 +268,10 @@ def _metric(
     from_logits: bool = False,
 ) -> Any:
     pred, gt = _as_arrays(pred, gt)
-    if _is_soft(pred, gt, axis):
+    if axis is not None:  # soft inputs; float label maps without axis must be whole
         if labels is not None or ignore_label is not None:
             raise OptionError("labels/ignore_label apply to label maps; soft inputs (axis=) take one-hot classes")
-        tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)  # type: ignore[arg-type]
+        tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)
         tn = None
     else:
         tp, fp, fn, tn = _label_counts(pred, gt, labels, ignore_label)
@@ -249,8 +281,8 @@ def _metric(
 
 
 def dice(
-    pred: Any,
-    gt: Any,
+    pred: Array,
+    gt: Array,
     *,
     labels: Sequence[int] | None = None,
     ignore_label: int | None = None,
@@ -258,7 +290,7 @@ def dice(
     smooth: float = 0.0,
     empty: str = "nan",
     from_logits: bool = False,
-) -> Any:
+) -> Array:
     """Dice similarity coefficient per label (label maps) or per remaining axis (soft inputs).
 
     Parameters
@@ -292,6 +324,13 @@ def dice(
     ``dice = (2 sum(p g) + S) / (sum(p) + sum(g) + S)``. Pred empty and gt not
     (or the reverse): 0. Both empty: ``empty`` (NaN by default), or 1 when S > 0.
 
+    References
+    ----------
+    .. [1] L. R. Dice, "Measures of the amount of ecologic association between
+       species", Ecology 26(3), 1945.
+    .. [2] L. Maier-Hein et al., "Metrics reloaded: recommendations for image
+       analysis validation", Nature Methods 21, 2024 (DSC).
+
     Examples
     --------
     >>> import numpy as np
@@ -305,8 +344,8 @@ def dice(
 
 
 def iou(
-    pred: Any,
-    gt: Any,
+    pred: Array,
+    gt: Array,
     *,
     labels: Sequence[int] | None = None,
     ignore_label: int | None = None,
@@ -314,7 +353,7 @@ def iou(
     smooth: float = 0.0,
     empty: str = "nan",
     from_logits: bool = False,
-) -> Any:
+) -> Array:
     """Intersection over union (Jaccard index), per label or per kept axis.
 
     Parameters are those of :func:`dice`.
@@ -324,6 +363,13 @@ def iou(
     ``iou = (TP + S) / (TP + FP + FN + S)``; for soft inputs
     ``sum(p g) / (sum(p) + sum(g) - sum(p g))``. ``iou = dice / (2 - dice)``.
     Empty masks as in :func:`dice`.
+
+    References
+    ----------
+    .. [1] P. Jaccard, "The distribution of the flora in the alpine zone",
+       New Phytologist 11(2), 1912.
+    .. [2] A. A. Taha and A. Hanbury, "Metrics for evaluating 3D medical image
+       segmentation: analysis, selection, and tool", BMC Medical Imaging 15, 2015.
 
     Examples
     --------
@@ -338,8 +384,8 @@ def iou(
 
 
 def tversky(
-    pred: Any,
-    gt: Any,
+    pred: Array,
+    gt: Array,
     *,
     alpha: float = 0.3,
     beta: float = 0.7,
@@ -349,7 +395,7 @@ def tversky(
     smooth: float = 0.0,
     empty: str = "nan",
     from_logits: bool = False,
-) -> Any:
+) -> Array:
     """Tversky index, per label or per kept axis; alpha weighs false positives, beta false negatives.
 
     Parameters are those of :func:`dice`, plus ``alpha`` and ``beta``.
@@ -358,6 +404,13 @@ def tversky(
     -----
     ``tversky = (TP + S) / (TP + alpha FP + beta FN + S)``. alpha = beta = 0.5 is
     Dice; alpha = beta = 1 is IoU. Empty masks as in :func:`dice`.
+
+    References
+    ----------
+    .. [1] A. Tversky, "Features of similarity", Psychological Review 84(4), 1977.
+    .. [2] S. S. M. Salehi, D. Erdogmus and A. Gholipour, "Tversky loss function
+       for image segmentation using 3D fully convolutional deep networks",
+       MLMI 2017 (the alpha = 0.3, beta = 0.7 default).
 
     Examples
     --------
@@ -371,7 +424,7 @@ def tversky(
                    smooth=smooth, empty=empty, alpha=alpha, beta=beta, from_logits=from_logits)
 
 
-def generalized_dice_from_counts(tp: Any, fp: Any, fn: Any, *, eps: float | None = None) -> Any:
+def generalized_dice_from_counts(tp: Array, fp: Array, fn: Array, *, eps: float | None = None) -> Array:
     """Generalized Dice (Sudre et al. 2017) over the last axis of per-class counts.
 
     Parameters
@@ -395,8 +448,8 @@ def generalized_dice_from_counts(tp: Any, fp: Any, fn: Any, *, eps: float | None
     fn = xp.astype(fn, xp.float64)
     vol_gt = tp + fn
     if tp.shape[-1] == 0:
-        # Fix (tests): no class at all (e.g. two all-background label maps) raised
-        # NumPy's "zero-size array to reduction" error; it is "every class empty": NaN.
+        # No class at all (e.g. two all-background label maps) is "every class
+        # empty": NaN, not NumPy's zero-size reduction error.
         return xp.full(tp.shape[:-1], float("nan"), dtype=xp.float64)
     if eps is not None:
         w = 1.0 / (vol_gt**2 + eps)
@@ -415,15 +468,15 @@ def generalized_dice_from_counts(tp: Any, fp: Any, fn: Any, *, eps: float | None
 
 
 def generalized_dice(
-    pred: Any,
-    gt: Any,
+    pred: Array,
+    gt: Array,
     *,
     labels: Sequence[int] | None = None,
     ignore_label: int | None = None,
     axis: int | Sequence[int] | None = None,
     eps: float | None = None,
     from_logits: bool = False,
-) -> Any:
+) -> Array:
     """Generalized Dice (Sudre et al. 2017): one class-weighted Dice over all classes.
 
     Parameters
@@ -447,6 +500,11 @@ def generalized_dice(
     ``GD = 2 sum_c w_c TP_c / sum_c w_c (2 TP_c + FP_c + FN_c)`` with
     ``w_c = 1 / vol_gt_c^2``; classes absent from gt get the largest finite
     weight. All classes empty in both: NaN.
+
+    References
+    ----------
+    .. [1] C. H. Sudre et al., "Generalised Dice overlap as a deep learning loss
+       function for highly unbalanced segmentations", DLMIA 2017.
 
     Examples
     --------

@@ -1,68 +1,110 @@
-"""Every metric segeval reports: name, kind, unit and which direction is better.
+"""Every metric segeval reports: its name, kind, unit, direction, short header, formula and function.
 
-The CLI's ``--metrics``, the report columns, the gate and the property tests
-all read this table, so a metric added here is known everywhere.
+The CLI's ``--metrics``, the report columns, the terminal headers, the gate
+and the property tests all read this table, so a metric added here is known
+everywhere. From a metric's name, :data:`METRICS` leads in one hop to its
+formula (``reduce``, defined next to the other formulas of its kind in
+:mod:`segeval.metrics.overlap` or :mod:`segeval.metrics.surface`) and to its
+public function, whose docstring gives the formula, the empty-mask rule, the
+references and an example; its tests are in ``tests/metrics/test_<module>.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from segeval.errors import UnknownMetricError
+from segeval.metrics import overlap, surface
+
+__all__ = ["COUNT_COLUMNS", "KINDS", "METRICS", "OVERLAP_DEFAULT", "MetricSpec", "parse_metrics"]
+
+#: ``overlap``: from the confusion matrix; ``count``/``volume``: always in a record;
+#: ``surface``: from boundary distances (opt-in, it costs more); ``case``: one value per case.
+KINDS: tuple[str, ...] = ("overlap", "count", "volume", "surface", "case")
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """What a metric is.
+    """What a metric is and how it is computed.
 
     Attributes
     ----------
     name : str
         Key in reports and ``--metrics``.
-    kind : {"overlap", "count", "volume", "surface"}
-        Where it is computed: from the confusion matrix (overlap, count, volume) or
-        from boundary distances (surface, opt-in because it costs more).
+    kind : str
+        One of :data:`KINDS`.
     unit : str
-        "" for ratios, "voxels", "ml" or "mm".
+        ``""`` for ratios, ``"voxels"``, ``"ml"`` or ``"mm"``.
     higher_is_better : bool or None
         None for descriptive quantities (counts, volumes).
+    short : str
+        Column header in terminal tables.
     description : str
         One line, for ``--help`` and the README.
+    reduce : callable or None
+        The formula: :data:`segeval.metrics.overlap.FORMULAS` (per-class
+        counts in) or :data:`segeval.metrics.surface.REDUCTIONS` (a class's
+        boundary distances in); None for counts and volumes, which are
+        recorded, not computed.
+    function : callable or None
+        The public function computing it from arrays (its docstring is the
+        metric's documentation).
     """
 
     name: str
     kind: str
     unit: str
     higher_is_better: bool | None
+    short: str
     description: str
+    reduce: Callable[..., Any] | None = None
+    function: Callable[..., Any] | None = None
 
 
-_SPECS = [
-    MetricSpec("dice", "overlap", "", True, "2TP / (2TP + FP + FN)"),
-    MetricSpec("iou", "overlap", "", True, "TP / (TP + FP + FN) (Jaccard)"),
-    MetricSpec("tversky", "overlap", "", True, "TP / (TP + alpha FP + beta FN)"),
-    MetricSpec("precision", "overlap", "", True, "TP / (TP + FP)"),
-    MetricSpec("recall", "overlap", "", True, "TP / (TP + FN) (sensitivity)"),
-    MetricSpec("specificity", "overlap", "", True, "TN / (TN + FP)"),
-    MetricSpec("volume_similarity", "overlap", "", True, "1 - |FP - FN| / (2TP + FP + FN)"),
-    MetricSpec("tp", "count", "voxels", None, "true positive voxels"),
-    MetricSpec("fp", "count", "voxels", None, "false positive voxels"),
-    MetricSpec("fn", "count", "voxels", None, "false negative voxels"),
-    MetricSpec("tn", "count", "voxels", None, "true negative voxels"),
-    MetricSpec("vol_pred_ml", "volume", "ml", None, "predicted volume (TP + FP) in ml"),
-    MetricSpec("vol_gt_ml", "volume", "ml", None, "ground-truth volume (TP + FN) in ml"),
-    MetricSpec("hd", "surface", "mm", False, "Hausdorff distance: max of the two directed maxima"),
-    MetricSpec("hd95", "surface", "mm", False, "max of the two directed 95th percentiles (MONAI, DeepMind)"),
-    MetricSpec("hd95_pooled", "surface", "mm", False, "95th percentile of both directions pooled (MedPy)"),
-    MetricSpec("assd", "surface", "mm", False, "mean of both directions' distances pooled (MedPy, MONAI)"),
-    MetricSpec("masd", "surface", "mm", False, "mean of the two directed means (Metrics Reloaded MASD)"),
-    MetricSpec("nsd", "surface", "", True, "normalized surface Dice at --tolerance mm (voxel counts)"),
-]
+def _overlap(name: str, short: str, description: str, function: Callable[..., Any] | None = None) -> MetricSpec:
+    return MetricSpec(name, "overlap", "", True, short, description, overlap.FORMULAS[name], function)
+
+
+def _surface(name: str, unit: str, better: bool, short: str, description: str,
+             function: Callable[..., Any]) -> MetricSpec:
+    return MetricSpec(name, "surface", unit, better, short, description, surface.REDUCTIONS[name], function)
+
+
+_SPECS = (
+    _overlap("dice", "Dice", "2TP / (2TP + FP + FN)", overlap.dice),
+    _overlap("iou", "IoU", "TP / (TP + FP + FN) (Jaccard)", overlap.iou),
+    _overlap("tversky", "Tversky", "TP / (TP + alpha FP + beta FN)", overlap.tversky),
+    _overlap("precision", "Prec", "TP / (TP + FP)", overlap.overlap_from_counts),
+    _overlap("recall", "Recall", "TP / (TP + FN) (sensitivity)", overlap.overlap_from_counts),
+    _overlap("specificity", "Spec", "TN / (TN + FP)", overlap.overlap_from_counts),
+    _overlap("volume_similarity", "VolSim", "1 - |FP - FN| / (2TP + FP + FN)", overlap.overlap_from_counts),
+    MetricSpec("tp", "count", "voxels", None, "TP", "true positive voxels"),
+    MetricSpec("fp", "count", "voxels", None, "FP", "false positive voxels"),
+    MetricSpec("fn", "count", "voxels", None, "FN", "false negative voxels"),
+    MetricSpec("tn", "count", "voxels", None, "TN", "true negative voxels"),
+    MetricSpec("vol_pred_ml", "volume", "ml", None, "Pred ml", "predicted volume (TP + FP) in ml"),
+    MetricSpec("vol_gt_ml", "volume", "ml", None, "GT ml", "ground-truth volume (TP + FN) in ml"),
+    _surface("hd", "mm", False, "HD", "Hausdorff distance: max of the two directed maxima", surface.hausdorff),
+    _surface("hd95", "mm", False, "HD95", "max of the two directed 95th percentiles (MONAI, DeepMind)",
+             surface.hausdorff_percentile),
+    _surface("hd95_pooled", "mm", False, "HD95p", "95th percentile of both directions pooled (MedPy)",
+             surface.hausdorff_percentile),
+    _surface("assd", "mm", False, "ASSD", "mean of both directions' distances pooled (MedPy, MONAI)", surface.assd),
+    _surface("masd", "mm", False, "MASD", "mean of the two directed means (Metrics Reloaded MASD)", surface.masd),
+    _surface("nsd", "", True, "NSD", "normalized surface Dice at --tolerance mm (voxel counts)", surface.nsd),
+    MetricSpec("generalized_dice", "case", "", True, "GD",
+               "Sudre et al.'s class-weighted Dice over a case's labels",
+               overlap.generalized_dice_from_counts, overlap.generalized_dice),
+)
 
 METRICS: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
-COUNT_COLUMNS: tuple[str, ...] = ("tp", "fp", "fn", "tn", "vol_pred_ml", "vol_gt_ml")
+#: Keys every class record holds besides its metrics.
+COUNT_COLUMNS: tuple[str, ...] = tuple(s.name for s in _SPECS if s.kind in ("count", "volume"))
+#: The metrics scored when ``--metrics`` is not given.
 OVERLAP_DEFAULT: tuple[str, ...] = tuple(s.name for s in _SPECS if s.kind == "overlap")
+_SELECTABLE = tuple(s.name for s in _SPECS if s.kind in ("overlap", "surface"))
 
 
 def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -79,26 +121,31 @@ def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
     ------
     UnknownMetricError
         Naming the unknown metric and listing the known ones.
+
+    Examples
+    --------
+    >>> parse_metrics("hd95,dice")
+    ('dice', 'hd95')
     """
     if names is None:
         return OVERLAP_DEFAULT
     items = [n.strip().lower() for n in (names.split(",") if isinstance(names, str) else names)]
     items = [n for n in items if n]
     chosen: set[str] = set()
-    always: list[str] = []  # counts and volumes named anyway
+    always: list[str] = []  # counts, volumes and case values, named anyway
     for item in items:
         if item == "all":
-            chosen.update(s.name for s in _SPECS if s.kind in ("overlap", "surface"))
+            chosen.update(_SELECTABLE)
         elif item == "surface":
             chosen.update(s.name for s in _SPECS if s.kind == "surface")
+        elif item in _SELECTABLE:
+            chosen.add(item)
         elif item in METRICS:
-            if METRICS[item].kind in ("overlap", "surface"):
-                chosen.add(item)
-            else:
-                always.append(item)
+            always.append(item)
         else:
-            known = ", ".join(s.name for s in _SPECS if s.kind in ("overlap", "surface"))
-            raise UnknownMetricError(f"--metrics: unknown metric {item!r}; known: {known}, all, surface")
+            raise UnknownMetricError(
+                f"--metrics: unknown metric {item!r}; known: {', '.join(_SELECTABLE)}, all, surface"
+            )
     if not chosen and always:
         raise UnknownMetricError(
             f"--metrics: {', '.join(always)} {'is' if len(always) == 1 else 'are'} in every report already "

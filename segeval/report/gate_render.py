@@ -15,40 +15,28 @@ from typing import Any
 
 from segeval.gate import CheckResult, GateResult, plural
 from segeval.metrics.registry import METRICS
-from segeval.report.schema import jsonable
+from segeval.records import jsonable
+from segeval.report.numbers import fmt_bar, fmt_p, fmt_reason, metric_decimals
 
 # Failing cases shown per check in the table and Markdown (all of them in JSON and JUnit).
 MAX_LISTED = 10
 
 
 def _num(v: float | None, metric: str = "", *, signed: bool = False) -> str:
-    if v is None or math.isnan(v):
-        return "NaN" if v is not None else ""
-    if math.isinf(v):
-        return ("+inf" if signed else "inf") if v > 0 else "-inf"
+    if v is None:
+        return ""
     spec = METRICS.get(metric)
-    digits = 2 if spec is not None and spec.unit in ("mm", "ml") else 4
-    if abs(v) >= 1000:
-        digits = 0
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    return fmt_reason(v, signed=signed, decimals=metric_decimals(spec.unit if spec is not None else ""))
 
 
 def _bar(c: CheckResult) -> str:
-    b = f"{c.bar:g}"
+    b = fmt_bar(c.bar)
     if c.check.kind == "min":
         return f">= {b}"
     if c.check.kind == "max":
         return f"<= {b}"
     better = c.check.metric not in METRICS or METRICS[c.check.metric].higher_is_better
     return f"change >= -{b}" if better else f"change <= +{b}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return ""
-    if math.isnan(p):
-        return "NaN"
-    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
 def _ci(c: CheckResult) -> str:
@@ -143,7 +131,7 @@ def gate_table(result: GateResult) -> Any:
         ]
         if drop:
             row += [_num(c.change, c.check.metric, signed=True) if c.change is not None else "", _ci(c),
-                    _p(c.p_value)]
+                    fmt_p(c.p_value)]
         table.add_row(*row)
     lines = [
         Text(line, style="bold green" if line.startswith("gate passed") else
@@ -176,7 +164,7 @@ def gate_markdown(result: GateResult) -> str:
                "✅ pass" if c.passed else "❌ **fail**"]
         if drop:
             row += [_num(c.change, c.check.metric, signed=True) if c.change is not None else "", _ci(c),
-                    _p(c.p_value)]
+                    fmt_p(c.p_value)]
         out.append("| " + " | ".join(_md_escape(x) for x in row) + " |")
     notes = []
     for c in result.checks:

@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from segeval.report.schema import CaseResult
+from segeval.records import CaseResult
+from segeval.settings import ScoreSettings
+from segeval.summary import Report
 
-__all__ = ["NNUNET_METRICS", "nnunet_key", "nnunet_summary", "to_nnunet_json"]
+__all__ = ["NNUNET_METRICS", "nnunet_key", "nnunet_summary", "report_nnunet_summary", "to_nnunet_json"]
 
 #: Metric keys of every class entry, in nnU-Net's order.
 NNUNET_METRICS: tuple[str, ...] = ("Dice", "IoU", "FP", "TP", "FN", "TN", "n_pred", "n_ref")
@@ -130,3 +132,18 @@ def nnunet_summary(
 def to_nnunet_json(summary: dict[str, Any]) -> str:
     """The text nnU-Net's ``save_json`` writes: sorted keys, indent 4, NaN as ``NaN``, no final newline."""
     return json.dumps(summary, sort_keys=True, indent=4)
+
+
+def report_nnunet_summary(report: Report) -> dict[str, Any]:
+    """:func:`nnunet_summary` of a batch's report, with every foreground label its label map declares.
+
+    nnU-Net evaluates every foreground label of ``dataset.json``, present or
+    not; without ``--labels``, the named labels of the run play that part.
+    """
+    settings = ScoreSettings.from_dict(report.settings)
+    spec = settings.spec
+    extra: list[int] = []
+    if spec.labels is None:
+        floor = 0 if spec.include_background else 1
+        extra = sorted(k for k in spec.names if k >= floor and k != spec.ignore_label)
+    return nnunet_summary(report.cases, extra_labels=extra)

@@ -14,14 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from segeval.metrics.registry import METRICS
-from segeval.report.schema import CaseResult, Report
-from segeval.report.writers import report_macro
+from segeval.records import CaseResult
+from segeval.report.numbers import fmt_number
+from segeval.summary import Report, macro, worst_cases
 
-_SHORT = {
-    "dice": "Dice", "iou": "IoU", "tversky": "Tversky", "precision": "Prec", "recall": "Recall",
-    "specificity": "Spec", "volume_similarity": "VolSim", "hd": "HD", "hd95": "HD95",
-    "hd95_pooled": "HD95p", "assd": "ASSD", "masd": "MASD", "nsd": "NSD",
-}
 # Shown by default (fits 80 columns); every metric is in CSV/JSON/Markdown.
 DEFAULT_TABLE_METRICS = ("dice", "iou", "precision", "recall")
 
@@ -40,17 +36,21 @@ def cell(metric: str, value: Any) -> Text:
     v = float(value)
     spec = METRICS.get(metric)
     if math.isinf(v):
-        return Text("inf", style="bold red")
-    if spec is not None and spec.unit == "mm":
-        return Text(f"{v:.2f}")
+        return Text(fmt_number(v), style="bold red")
     if spec is not None and spec.unit == "" and spec.higher_is_better:
         style = "red" if v < 0.5 else ("yellow" if v < 0.8 else "green")
-        return Text(f"{v:.3f}", style=style)
-    return Text(f"{v:.2f}")
+        return Text(fmt_number(v, 3), style=style)
+    return Text(fmt_number(v, 2))
+
+
+def short_name(metric: str) -> str:
+    """A metric's column header (the registry's short name)."""
+    spec = METRICS.get(metric)
+    return spec.short if spec is not None else metric
 
 
 def _ml(v: float) -> str:
-    return f"{v:.0f}" if v >= 100 else (f"{v:.1f}" if v >= 1 else f"{v:.3f}")
+    return fmt_number(v, 0 if v >= 100 else (1 if v >= 1 else 3))
 
 
 def case_table(case: CaseResult, metrics: Sequence[str], *, title: str | None = None) -> Table:
@@ -61,7 +61,7 @@ def case_table(case: CaseResult, metrics: Sequence[str], *, title: str | None = 
     table.add_column("Name", overflow="ellipsis", max_width=16, no_wrap=True)
     for m in metrics:
         unit = METRICS[m].unit
-        table.add_column(_SHORT.get(m, m) + (f" {unit}" if unit == "mm" else ""), justify="right",
+        table.add_column(short_name(m) + (f" {unit}" if unit == "mm" else ""), justify="right",
                          no_wrap=True, min_width=5)
     table.add_column("GT ml", justify="right", no_wrap=True)
     table.add_column("Pred ml", justify="right", no_wrap=True)
@@ -71,9 +71,8 @@ def case_table(case: CaseResult, metrics: Sequence[str], *, title: str | None = 
             *[cell(m, r.get(m)) for m in metrics],
             _ml(r["vol_gt_ml"]), _ml(r["vol_pred_ml"]),
         )
-    macro = report_macro(case.labels, metrics)
     table.add_section()
-    table.add_row(Text("macro", style="bold"), "", *[cell(m, macro[m]) for m in metrics], "", "")
+    table.add_row(Text("macro", style="bold"), "", *[cell(m, macro(case.labels, m)) for m in metrics], "", "")
     return table
 
 
@@ -90,7 +89,7 @@ def report_tables(report: Report, *, explicit_metrics: bool = False) -> list[Any
 
 
 def info_table(desc: dict[str, Any]) -> Table:
-    """Header fields and the label census of one volume (from :func:`segeval.info.describe`)."""
+    """The label census of one volume (from :func:`segeval.info.describe`)."""
     table = Table(title=str(desc.get("path", "")), title_justify="left", show_edge=False, box=None,
                   header_style="bold")
     table.add_column("Label", justify="right")
@@ -99,3 +98,61 @@ def info_table(desc: dict[str, Any]) -> Table:
     for row in desc.get("census") or []:
         table.add_row(str(row["label"]), f"{row['voxels']:,}", f"{row['ml']:.2f}")
     return table
+
+
+def info_header(desc: dict[str, Any]) -> Text:
+    """The header lines of one volume in ``segeval info``: path, shape, dtype, spacing, orientation, origin."""
+    header = (
+        f"{desc.get('path')}\n  shape {tuple(desc.get('shape', ()))}  dtype {desc.get('dtype')}  "
+        f"spacing {tuple(round(float(s), 4) for s in desc.get('spacing_mm', ()))} mm  "
+        f"orientation {''.join(desc.get('axcodes') or ()) or '?'}  "
+        f"origin {tuple(round(float(o), 2) for o in desc.get('origin') or ())}"
+    )
+    return Text(header, style="bold")
+
+
+def summary_tables(report: Report, *, explicit_metrics: bool) -> list[Any]:
+    """A batch's per-label statistics table, the generalized Dice line and the five worst cases by macro Dice."""
+    summary = report.summary()
+    metrics = table_metrics(report.metrics, explicit_metrics)
+    n_ok = summary["n_cases"] - summary["n_failed"]
+    title = f"Summary over {n_ok} case{'s' if n_ok != 1 else ''}"
+    if summary["n_failed"]:
+        title += f" ({summary['n_failed']} failed)"
+    table = Table(title=title, title_justify="left", header_style="bold", show_edge=False,
+                  pad_edge=False, box=None, collapse_padding=True)
+    table.add_column("Label", justify="right", no_wrap=True)
+    table.add_column("Name", overflow="ellipsis", max_width=14, no_wrap=True)
+    table.add_column("Metric", no_wrap=True)
+    for name in ("Mean", "Std", "Median", "Min", "Max", "N", "NaN"):
+        table.add_column(name, justify="right", no_wrap=True)
+    stats = ("mean", "std", "median", "min", "max")
+    for entry in summary["per_label"]:
+        for i, m in enumerate(metrics):
+            s = entry[m]
+            table.add_row(
+                str(entry["label"]) if i == 0 else "", (entry.get("name") or "") if i == 0 else "",
+                short_name(m), *[cell(m, s[k]) for k in stats], str(s["n"]), str(s["n_nan"]),
+            )
+    table.add_section()
+    for m in metrics:
+        table.add_row(Text("macro", style="bold"), "", short_name(m), cell(m, summary["macro"][m]), *[""] * 6)
+    gd = summary["generalized_dice"]
+    num = {k: cell("dice", gd[k]).plain for k in stats}
+    nan = f", {gd['n_nan']} NaN" if gd["n_nan"] else ""
+    gd_line = Text(f"Generalized Dice: mean {num['mean']} ± {num['std']}, median {num['median']}, "
+                   f"range {num['min']}–{num['max']}, {gd['n']} cases{nan}")
+    out: list[Any] = [table, gd_line]
+    worst = worst_cases(report.cases, metric="dice", n=5) if "dice" in report.metrics else []
+    if worst:
+        low = Table(title="Worst cases by macro Dice", title_justify="left", header_style="bold",
+                    show_edge=False, pad_edge=False, box=None, collapse_padding=True)
+        low.add_column("Case", no_wrap=True)
+        low.add_column("Macro Dice", justify="right", no_wrap=True)
+        low.add_column("Lowest class", overflow="ellipsis", no_wrap=True)
+        for case, value in worst:
+            lowest = min((r for r in case.labels if not math.isnan(r["dice"])), key=lambda r: r["dice"])
+            label = f"{lowest['label']}" + (f" {lowest['name']}" if lowest.get("name") else "")
+            low.add_row(case.case, cell("dice", value), f"{label}: {fmt_number(lowest['dice'], 3)}")
+        out.append(low)
+    return out

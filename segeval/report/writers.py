@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,26 +19,9 @@ from typing import Any
 
 from segeval._version import __version__
 from segeval.errors import OutputError
-from segeval.report.schema import Report, jsonable
-
-
-def fmt_number(v: Any, digits: int | None = 4) -> str:
-    """Text of a value: '' for NaN/None, 'inf' for infinity, integers as integers."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if v.is_integer() and abs(v) < 1e15 and digits is None:
-            return str(int(v))
-        return f"{v:.{digits}f}" if digits is not None else repr(float(v))
-    return str(v)
+from segeval.records import jsonable
+from segeval.report.numbers import fmt_number
+from segeval.summary import Report, macro
 
 
 def to_csv(report: Report) -> str:
@@ -103,8 +85,7 @@ def to_markdown(report: Report) -> str:
              fmt_number(r["vol_gt_ml"], 2), fmt_number(r["vol_pred_ml"], 2)]
             for r in case.labels
         ]
-        macro = report_macro(case.labels, metrics)
-        rows.append(["**macro**", "", *[f"**{fmt_number(macro[m])}**" for m in metrics], "", ""])
+        rows.append(["**macro**", "", *[f"**{fmt_number(macro(case.labels, m))}**" for m in metrics], "", ""])
         out.append(_md_table(["label", "name", *metrics, "vol_gt_ml", "vol_pred_ml"], rows))
     if len(report.cases) > 1:
         out.append(summary_markdown(report.summary(), metrics))
@@ -125,15 +106,6 @@ def summary_markdown(summary: dict[str, Any], metrics: Sequence[str]) -> str:
     )
 
 
-def report_macro(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, float]:
-    """Mean over classes of each metric, NaN excluded (NaN when no class has a value)."""
-    out = {}
-    for m in metrics:
-        vals = [float(r[m]) for r in records if m in r and not math.isnan(float(r[m]))]
-        out[m] = sum(vals) / len(vals) if vals else float("nan")
-    return out
-
-
 def render(report: Report, fmt: str) -> str:
     """The report as text in ``fmt`` (csv, json, jsonl or md)."""
     if fmt == "csv":
@@ -145,6 +117,49 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "md":
         return to_markdown(report)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+_SUMMARY_COLUMNS = ("label", "name", "metric", "mean", "std", "median", "min", "max", "n", "n_nan")
+#: ``--summary`` formats by file extension.
+SUMMARY_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md"}
+
+
+def render_summary(report: Report, fmt: str) -> str:
+    """The per-label statistics of a batch (``--summary``) as ``csv``, ``json`` or ``md``.
+
+    CSV: one row per (label, metric) with mean, std, median, min, max, n,
+    n_nan, then a ``generalized_dice`` row (label empty) over cases. JSON: the
+    report's ``summary`` block with the version and settings. Markdown: the
+    per-label table plus the generalized Dice line.
+    """
+    summary = report.summary()
+    metrics = report.metrics
+    gd = summary["generalized_dice"]
+    if fmt == "json":
+        return json.dumps(
+            jsonable({"segeval_version": __version__, "settings": report.settings, "summary": summary}),
+            indent=2, allow_nan=False,
+        ) + "\n"
+    if fmt == "md":
+        stats = ", ".join(f"{k} {fmt_number(gd[k])}" for k in ("mean", "std", "median", "min", "max"))
+        return (
+            summary_markdown(summary, metrics)
+            + f"\nGeneralized Dice per case: {stats} (n {gd['n']}, n_nan {gd['n_nan']}); "
+            + f"{summary['n_cases']} cases, {summary['n_failed']} failed.\n"
+        )
+    if fmt != "csv":
+        raise ValueError(f"unknown summary format {fmt!r}")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(_SUMMARY_COLUMNS)
+    stat_keys = _SUMMARY_COLUMNS[3:]
+    for entry in summary["per_label"]:
+        for m in metrics:
+            s = entry[m]
+            writer.writerow([entry["label"], entry.get("name") or "", m,
+                             *[fmt_number(s[k], digits=None) for k in stat_keys]])
+    writer.writerow(["", "", "generalized_dice", *[fmt_number(gd[k], digits=None) for k in stat_keys]])
+    return buf.getvalue()
 
 
 def check_writable(path: str | Path, option: str = "-o") -> Path:

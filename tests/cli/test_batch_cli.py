@@ -177,17 +177,9 @@ def test_gate_outranks_failed_cases(scenario: dict[str, Any]) -> None:
         pytest.param(["--jobs", "0"], "--jobs: must be at least 1", id="jobs"),
         pytest.param(["-o", "nowhere/out.csv"], "-o nowhere/out.csv: folder nowhere does not exist", id="output"),
         pytest.param(["--pairs", "p.csv"], "--pairs replaces PRED_DIR and GT_DIR", id="pairs-and-dirs"),
-        pytest.param(["--scheduler", "tcp://x:8786"], "pip install 'segeval[dask]'", id="dask"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(scenario: dict[str, Any], args: list[str], message: str) -> None:
-    if "--scheduler" in args:
-        try:
-            import dask.distributed  # noqa: F401
-        except ImportError:
-            pass
-        else:  # pragma: no cover - dask installed
-            message = "not available in this version"
     r = run(scenario["pred"], scenario["gt"], *args)
     assert r.exit_code == 2, r.output
     assert len(lines(r.stderr)) == 1 and message in r.stderr and "Traceback" not in r.stderr

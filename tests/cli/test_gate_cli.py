@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from segeval.cli import app
-from segeval.report.schema import CaseResult, Report
+from segeval.records import CaseResult
 from segeval.report.writers import to_csv, to_json
+from segeval.summary import Report
 
 runner = CliRunner()
 NAMES = {1: "liver", 2: "spleen"}

@@ -143,9 +143,13 @@ def test_npy_bad_spacing(tmp_path: Path, asym: np.ndarray, spacing: tuple[float,
     _one_line(exc, "a.npy")
 
 
-def test_header_spacing_wins_over_caller(tmp_path: Path, asym: np.ndarray) -> None:
+def test_caller_spacing_replaces_the_header(tmp_path: Path, asym: np.ndarray) -> None:
+    # One rule for every format (and for score, batch and segeval.score): a spacing
+    # given replaces the file's, which the volume keeps for the report's note.
     path = write_volume(tmp_path / "a.nii.gz", asym, spacing_mm=SPACING)
-    assert read_volume(path, spacing_mm=(9.0, 9.0, 9.0)).spacing_mm == SPACING
+    vol = read_volume(path, spacing_mm=(9.0, 9.0, 9.0))
+    assert vol.spacing_mm == (9.0, 9.0, 9.0) and vol.meta["file_spacing_mm"] == SPACING
+    assert "file_spacing_mm" not in read_volume(path, spacing_mm=SPACING).meta
 
 
 def test_axis_order_nibabel_and_simpleitk_writers(tmp_path: Path, asym: np.ndarray) -> None:
@@ -699,7 +703,7 @@ def _signed_permutations(n: int) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_axcodes_fast_path_equals_nibabel(n: int) -> None:
-    from segeval.io import _axcodes
+    from segeval.io._content import axcodes as _axcodes
 
     rotations = [np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) for t in (0.3, 2.0, -1.2)]
     # Oblique directions take nibabel's own rule; they must come out the same too.

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import segeval
-from segeval.backends import gpu_available
-from segeval.metrics.confusion import joint_counts, to_host
+from segeval.backends import gpu_available, to_host
+from segeval.metrics.confusion import joint_counts
 
 _GPU_OK, _GPU_WHY = gpu_available()
 
@@ -95,12 +95,12 @@ def test_import_segeval_loads_no_optional_backend() -> None:
 def test_device_gpu_without_cupy_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     if _GPU_OK:
         pytest.skip("a GPU is present here; this checks the message given without one")
-    from segeval.cli._common import check_device
+    from segeval.backends import get_backend
     from segeval.errors import MissingDependencyError
 
     with pytest.raises(MissingDependencyError, match="segeval\\[gpu\\]|CUDA device"):
-        check_device("gpu")
-    assert check_device("auto") == "cpu"
+        get_backend("gpu")
+    assert get_backend("auto").name == "cpu"
 
 
 @pytest.mark.gpu
@@ -155,7 +155,7 @@ def test_batch_on_gpu_equals_cpu(tmp_path) -> None:
     if not _GPU_OK:
         pytest.skip(f"no GPU backend: {_GPU_WHY}")
     from segeval.batch import CaseTask, run_batch
-    from segeval.scoring import ScoreSettings
+    from segeval.settings import ScoreSettings
 
     tasks = []
     for i in range(3):

@@ -15,9 +15,8 @@ from hypothesis.extra import numpy as hnp
 
 import segeval
 from segeval.errors import InputError, SegevalError
-from segeval.metrics import _kernels, confusion
+from segeval.metrics import _hist_jit, _hist_numpy, _numba, confusion
 from segeval.metrics.confusion import JointCounts, confusion_matrix, joint_counts
-from tests.conftest import use_numpy_kernels
 
 # --------------------------------------------------------------------------- reference
 
@@ -237,7 +236,7 @@ def test_too_many_distinct_values_is_an_input_error() -> None:
 
 # --------------------------------------------------------------------------- numba == NumPy
 
-needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not importable")
+needs_numba = pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba not importable")
 
 
 def _codes_input(rng: np.random.Generator, dtype: object, n: int, values: list[int]) -> tuple:
@@ -251,16 +250,7 @@ def _codes_input(rng: np.random.Generator, dtype: object, n: int, values: list[i
     lut = np.full(max(values) - off + 1, -1, dtype=np.int64)
     present = sorted(set(values))
     lut[np.asarray(present) - off] = np.arange(len(present))
-    zero = int(lut[-off]) if off <= 0 <= max(values) else -1
-    return a, lut, off, len(present), zero
-
-
-# The numba entry points are compared through the module's dispatch functions (what
-# joint_counts calls), whose signatures are those of the _py functions; the compiled
-# kernels' own signatures are private to _kernels and may change with tuning.
-_NUMBA_JOINT_HIST = getattr(_kernels, "_joint_hist_nb", _kernels.joint_hist)
-_NUMBA_PRESENCE = getattr(_kernels, "_presence_nb", _kernels.presence)
-_NUMBA_MINMAX = getattr(_kernels, "_minmax_nb", _kernels.minmax)
+    return a, lut, off, len(present)
 
 
 @needs_numba
@@ -280,28 +270,30 @@ _NUMBA_MINMAX = getattr(_kernels, "_minmax_nb", _kernels.minmax)
 def test_joint_hist_numba_equals_numpy(rng: np.random.Generator, n: int, dtype_a: object,
                                        values_a: list[int], dtype_b: object, values_b: list[int],
                                        shift: int) -> None:
-    a, lut_a, off_a, ka, za = _codes_input(rng, dtype_a, n + shift, values_a)
-    b, lut_b, off_b, kb, zb = _codes_input(rng, dtype_b, n, values_b)
+    a, lut_a, off_a, ka = _codes_input(rng, dtype_a, n + shift, values_a)
+    b, lut_b, off_b, kb = _codes_input(rng, dtype_b, n, values_b)
     a = a[shift:]  # shift=1: the two arrays are not 8-byte aligned alike
-    want = _kernels._joint_hist_py(a, b, lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
-    got = _NUMBA_JOINT_HIST(a, b, lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
+    want = _hist_numpy.joint_hist(a, b, lut_a, off_a, lut_b, off_b, ka, kb)
+    got = _hist_jit.joint_hist(a, b, lut_a, off_a, lut_b, off_b, ka, kb)
     np.testing.assert_array_equal(got, want)
     assert want.sum() == n
 
 
 @needs_numba
 @pytest.mark.parametrize("n", [pytest.param(n, id=f"n{n}") for n in (11, 300_001)])
-def test_presence_and_minmax_numba_equal_numpy(rng: np.random.Generator, n: int) -> None:
+def test_presence_numba_equals_numpy_and_minmax_refuses_non_whole(rng: np.random.Generator, n: int) -> None:
     a = rng.choice(np.array([-3, 0, 2, 1000]), size=n).astype(np.int32)
     a[:4] = [-3, 0, 2, 1000]
-    np.testing.assert_array_equal(_NUMBA_PRESENCE(a, -3, 1004), _kernels._presence_py(a, -3, 1004))
+    for dtype in (np.int32, np.int16, np.uint16, np.int64):  # word widths 4, 2, 2, 8
+        b = a.astype(dtype) if dtype != np.uint16 else (a + 3).astype(dtype)
+        off = -3 if dtype != np.uint16 else 0
+        np.testing.assert_array_equal(_hist_jit.presence(b, off, 1004), _hist_numpy.presence(b, off, 1004))
     f = a.astype(np.float64)
-    assert _NUMBA_MINMAX(f) == _kernels._minmax_py(f) == (-3.0, 1000.0, True)
+    assert _hist_numpy.minmax(f) == (-3.0, 1000.0, True)
     for bad in (0.5, np.nan, np.inf, -np.inf):
         g = f.copy()
         g[n // 2] = bad
-        assert not _NUMBA_MINMAX(g)[2]
-        assert not _kernels._minmax_py(g)[2]
+        assert not _hist_numpy.minmax(g)[2]
 
 
 # --------------------------------------------------------------------------- properties
@@ -344,9 +336,9 @@ def test_property_totals_rows_and_columns(pair: tuple[np.ndarray, np.ndarray], i
 @given(pair=label_pairs(max_label=300), ignore=st.one_of(st.none(), st.integers(0, 3)))
 def test_property_numba_path_equals_numpy_path(pair: tuple[np.ndarray, np.ndarray], ignore: int | None) -> None:
     pred, gt = pair
-    first = joint_counts(pred, gt, ignore_label=ignore)
-    with pytest.MonkeyPatch.context() as mp:
-        use_numpy_kernels(mp)
+    with _numba.forced(True):
+        first = joint_counts(pred, gt, ignore_label=ignore)
+    with _numba.forced(False):
         second = joint_counts(pred, gt, ignore_label=ignore)
     assert_same_joint(first, second)
 
@@ -416,8 +408,7 @@ def _big_pair(dtype: object, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
         pytest.param(np.uint8, 4, True, id="uint8-K5-mixed-order"),
     ],
 )
-def test_extra_memory_is_bounded_on_64M_voxels(path: str, dtype: object, n_labels: int, mixed_order: bool,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extra_memory_is_bounded_on_64M_voxels(path: str, dtype: object, n_labels: int, mixed_order: bool) -> None:
     """At most 128 MiB beyond the inputs (which alone are 128 or 256 MiB).
 
     tracemalloc sees every NumPy allocation, so the pure-NumPy path is measured in
@@ -426,11 +417,13 @@ def test_extra_memory_is_bounded_on_64M_voxels(path: str, dtype: object, n_label
     measures only what confusion.py allocates around the kernels (lookup tables,
     the final matrix), and the NumPy path stands in for the whole.
     """
-    if path == "numba":
-        if not _kernels.HAVE_NUMBA:
-            pytest.skip("numba not importable")
-    else:
-        use_numpy_kernels(monkeypatch)
+    if path == "numba" and not _numba.HAVE_NUMBA:
+        pytest.skip("numba not importable")
+    with _numba.forced(path == "numba"):
+        _measure_extra_memory(dtype, n_labels, mixed_order)
+
+
+def _measure_extra_memory(dtype: object, n_labels: int, mixed_order: bool) -> None:
     pred, gt = _big_pair(dtype, n_labels)
     if mixed_order:
         gt = np.asfortranarray(gt)
@@ -452,8 +445,8 @@ def test_extra_memory_is_bounded_on_64M_voxels(path: str, dtype: object, n_label
 
 # --- the NumPy run-counting kernels against a plain per-voxel count ---------------------
 
-_EDGE_SIZES = [1, 2, 7, 8, 9, 63, 64, 65, _kernels._CHUNK - 1, _kernels._CHUNK, _kernels._CHUNK + 1,
-               2 * _kernels._CHUNK + 9]
+_EDGE_SIZES = [1, 2, 7, 8, 9, 63, 64, 65, _hist_numpy.CHUNK - 1, _hist_numpy.CHUNK, _hist_numpy.CHUNK + 1,
+               2 * _hist_numpy.CHUNK + 9]
 
 
 @pytest.mark.parametrize("n", [pytest.param(n, id=f"n{n}") for n in _EDGE_SIZES])
@@ -470,14 +463,14 @@ def test_numpy_joint_hist_equals_a_voxel_count(rng: np.random.Generator, n: int,
                                                values_a: list[int], dtype_b: object,
                                                values_b: list[int]) -> None:
     # Sizes at the word (8) and chunk boundaries, where runs are cut and masks padded.
-    a, lut_a, off_a, ka, za = _codes_input(rng, dtype_a, n, values_a)
-    b, lut_b, off_b, kb, zb = _codes_input(rng, dtype_b, n, values_b)
+    a, lut_a, off_a, ka = _codes_input(rng, dtype_a, n, values_a)
+    b, lut_b, off_b, kb = _codes_input(rng, dtype_b, n, values_b)
     want = np.zeros((ka, kb), dtype=np.int64)
     np.add.at(want, (lut_a[a.astype(np.int64) - off_a], lut_b[b.astype(np.int64) - off_b]), 1)
-    got = _kernels._joint_hist_py(a, b, lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
+    got = _hist_numpy.joint_hist(a, b, lut_a, off_a, lut_b, off_b, ka, kb)
     np.testing.assert_array_equal(got, want)
     # A strided view (every other voxel) takes the same path through views, not copies.
-    got2 = _kernels._joint_hist_py(a[::2], b[::2], lut_a, off_a, lut_b, off_b, ka, kb, za, zb)
+    got2 = _hist_numpy.joint_hist(a[::2], b[::2], lut_a, off_a, lut_b, off_b, ka, kb)
     want2 = np.zeros((ka, kb), dtype=np.int64)
     np.add.at(want2, (lut_a[a[::2].astype(np.int64) - off_a], lut_b[b[::2].astype(np.int64) - off_b]), 1)
     np.testing.assert_array_equal(got2, want2)
@@ -488,10 +481,10 @@ def test_numpy_presence_equals_bincount(rng: np.random.Generator, n: int) -> Non
     a = rng.choice(np.array([-3, 0, 2, 1000]), size=n).astype(np.int32)
     a[: n // 2] = 0  # one long run as well as short ones
     want = np.bincount(a.astype(np.int64) + 3, minlength=1004)
-    np.testing.assert_array_equal(_kernels._presence_py(a, -3, 1004), want)
+    np.testing.assert_array_equal(_hist_numpy.presence(a, -3, 1004), want)
 
 
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(np.bool_, st.integers(0, 40).map(lambda k: 8 * k)), st.integers(0, 5))
 def test_true_at_equals_flatnonzero(mask: np.ndarray, base: int) -> None:
-    np.testing.assert_array_equal(_kernels._true_at(mask, base), np.flatnonzero(mask) + base)
+    np.testing.assert_array_equal(_hist_numpy._true_at(mask, base), np.flatnonzero(mask) + base)

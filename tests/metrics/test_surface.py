@@ -3,6 +3,7 @@ SimpleITK, Hypothesis properties, and the numba path against the NumPy path."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
@@ -19,7 +20,7 @@ from scipy.ndimage import binary_erosion, gaussian_filter, generate_binary_struc
 from scipy.spatial.distance import cdist
 
 from segeval.errors import InputError, OptionError, SegevalError, UnknownMetricError
-from segeval.metrics import surface
+from segeval.metrics import _numba
 from segeval.metrics.surface import (
     SURFACE_METRICS,
     assd,
@@ -36,30 +37,15 @@ from segeval.metrics.surface import (
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=[pytest.param("numba", id="numba"), pytest.param("numpy", id="numpy")])
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test on the numba kernels and on the NumPy fallback."""
-    if request.param == "numba":
-        if not surface._HAVE_NUMBA:
-            pytest.skip("numba is not importable (or SEGEVAL_NO_NUMBA is set)")
-        monkeypatch.setattr(surface, "_USE_NUMBA", True)
-    else:
-        monkeypatch.setattr(surface, "_USE_NUMBA", False)
-    return str(request.param)
+@pytest.fixture
+def path(kernels: str) -> str:
+    """Run a test on the numba kernels and on the NumPy fallback (the shared ``kernels`` fixture)."""
+    return kernels
 
 
-class _Kernels:
-    """Context manager choosing a path inside a Hypothesis test (no fixtures there)."""
-
-    def __init__(self, use_numba: bool) -> None:
-        self.use_numba = use_numba and surface._HAVE_NUMBA
-
-    def __enter__(self) -> None:
-        self.saved = surface._USE_NUMBA
-        surface._USE_NUMBA = self.use_numba
-
-    def __exit__(self, *exc: object) -> None:
-        surface._USE_NUMBA = self.saved
+def _Kernels(use_numba: bool) -> contextlib.AbstractContextManager[None]:
+    """Choose a path inside a Hypothesis test (no fixtures there)."""
+    return _numba.forced(use_numba)
 
 
 def oracle_distances(
@@ -651,8 +637,8 @@ def test_numpy_path_when_numba_cannot_import() -> None:
     code = (
         "import sys; sys.modules['numba'] = None\n"
         "import numpy as np\n"
-        "from segeval.metrics import surface\n"
-        "assert not surface._HAVE_NUMBA\n"
+        "from segeval.metrics import _numba, surface\n"
+        "assert _numba.numba_module() is None\n"
         "g = np.zeros((12, 12, 12), np.uint8); g[2:10, 2:10, 2:4] = 1\n"
         "p = np.zeros_like(g); p[2:10, 2:10, 2] = 1; p[4:6, 4:6, 3:9] = 1\n"
         "r = surface.surface_metrics(p, g)\n"

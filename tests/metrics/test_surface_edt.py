@@ -8,7 +8,6 @@ from scipy import ndimage
 
 from segeval.backends import gpu_available
 from segeval.metrics.surface import SURFACE_METRICS, surface_metrics
-from segeval.metrics.surface_edt import surface_metrics_edt
 
 _GPU_OK, _GPU_WHY = gpu_available()
 
@@ -43,7 +42,7 @@ def test_edt_equals_kdtree(lib, seed: int, spacing: tuple[float, ...]) -> None:
     classes = [(1,), (2,), (3,), (4,), (7,), (1, 2), (2, 3, 4)]
     kw = {"classes": classes, "spacing_mm": spacing, "tolerance_mm": 1.5, "percentile": 95.0}
     ref = surface_metrics(pred, gt, **kw)
-    got = surface_metrics_edt(lib.asarray(pred), lib.asarray(gt), **kw)
+    got = surface_metrics(lib.asarray(pred), lib.asarray(gt), method="edt", **kw)
     for m in SURFACE_METRICS:
         np.testing.assert_allclose(got[m], ref[m], rtol=1e-9, atol=1e-9, err_msg=m)
 
@@ -54,7 +53,7 @@ def test_peers_fixture(lib) -> None:
     pred = np.zeros_like(gt)
     pred[2:10, 2:10, 4] = 1
     pred[5:7, 5:7, 5:11] = 1
-    r = surface_metrics_edt(lib.asarray(pred), lib.asarray(gt))
+    r = surface_metrics(lib.asarray(pred), lib.asarray(gt), method="edt")
     assert r["hd"][0] == 5.0 and r["hd95"][0] == 4.0 and r["hd95_pooled"][0] == 3.0
     assert r["assd"][0] == pytest.approx(0.5556, abs=1e-4)
     assert r["nsd"][0] == pytest.approx(0.9259, abs=1e-4)
@@ -67,6 +66,6 @@ def test_empty_rules_match(lib, empty: str) -> None:
     pred = np.zeros_like(gt)
     kw = {"classes": [(1,), (2,)], "empty": empty}
     ref = surface_metrics(pred, gt, **kw)
-    got = surface_metrics_edt(lib.asarray(pred), lib.asarray(gt), **kw)
+    got = surface_metrics(lib.asarray(pred), lib.asarray(gt), method="edt", **kw)
     for m in SURFACE_METRICS:
         np.testing.assert_array_equal(got[m], ref[m])

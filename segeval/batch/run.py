@@ -1,0 +1,164 @@
+"""The resumable run: score what an earlier run did not, stream it to disk, return the whole report.
+
+:func:`run_resumable` is ``segeval batch`` without the terminal: it keeps the
+cases an interrupted (or finished) run already wrote (``resume=True``),
+scores the rest on :func:`segeval.batch.pool.run_batch`, appends each case to
+the output as it finishes (:class:`segeval.batch.journal.ResultStream`) and,
+at the end, writes the output sorted by case id. Ctrl-C raises
+:class:`BatchInterrupted`, saying where the finished cases are.
+
+Examples
+--------
+>>> import os, tempfile, numpy as np
+>>> from segeval.batch import pair_cases
+>>> from segeval.io import write_volume
+>>> from segeval.settings import build_settings
+>>> top = tempfile.mkdtemp(); gt = np.zeros((4, 4, 2), np.uint8); gt[:2] = 1
+>>> for d in ("pred", "gt"):
+...     os.mkdir(os.path.join(top, d))
+...     _ = write_volume(os.path.join(top, d, "a.nii.gz"), gt)
+>>> tasks = pair_cases(os.path.join(top, "pred"), os.path.join(top, "gt")).tasks()
+>>> out = os.path.join(top, "results.csv")
+>>> report = run_resumable(tasks, build_settings(), output=out, fmt="csv", jobs=1)
+>>> [c.case for c in report.cases], os.path.exists(out)
+(['a'], True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from segeval.backends import Backend
+from segeval.batch.journal import STREAMED_FORMATS, ResultStream, journal_path, load_finished
+from segeval.batch.pool import run_batch
+from segeval.records import CaseResult, CaseTask
+from segeval.settings import ScoreSettings
+from segeval.summary import Report
+
+__all__ = ["BatchInterrupted", "Progress", "run_resumable"]
+
+#: Called with the number of cases to score once the workers run; gives what is
+#: called with each result (a progress bar: ``rich.progress`` in the CLI).
+Progress = Callable[[int], AbstractContextManager[Callable[[CaseResult], None]]]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the finished cases are kept.
+
+    Attributes
+    ----------
+    scored : int
+        Cases scored in this run before the interruption.
+    total : int
+        Cases this run had to score.
+    kept_in : Path or None
+        The file holding every finished case (for ``--resume``); None without ``-o``.
+    """
+
+    def __init__(self, scored: int, total: int, n_finished: int, kept_in: Path | None) -> None:
+        self.scored = scored
+        self.total = total
+        self.kept_in = kept_in
+        if kept_in is None:
+            where = "nothing was saved (give -o FILE to keep results)"
+        else:
+            where = (f"the {n_finished} finished cases are in {kept_in}; run the same command with --resume "
+                     "to score the rest")
+        super().__init__(f"interrupted after {scored} of {total} cases; {where}")
+
+
+def _no_progress(total: int) -> AbstractContextManager[Callable[[CaseResult], None]]:
+    return contextlib.nullcontext(lambda result: None)
+
+
+def run_resumable(
+    tasks: Sequence[CaseTask],
+    settings: ScoreSettings,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    fmt: str = "json",
+    resume: bool = False,
+    jobs: int | None = None,
+    resample_pred: bool = False,
+    missing: str = "error",
+    device: str | Backend = "cpu",
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Report:
+    """Score ``tasks`` not already in ``output``, streaming each result there; the whole report.
+
+    Parameters
+    ----------
+    tasks : sequence of CaseTask
+        Every case of the run (``pairing.tasks(missing)``).
+    settings : ScoreSettings
+        Shared by every case; recorded in the output and checked by ``resume``.
+    output : path, optional
+        The ``-o`` file (``fmt`` its format); without it nothing is written.
+    resume : bool
+        Keep the cases ``output`` (or its journal) already holds and score the rest.
+    jobs, resample_pred, missing, device
+        As :func:`segeval.batch.pool.run_batch`.
+    progress : callable, optional
+        See :data:`Progress`; started after the worker processes.
+    warn, say : callable, optional
+        Receive warnings and progress messages (one line each).
+
+    Returns
+    -------
+    Report
+        Every case, kept and scored, sorted by case id.
+
+    Raises
+    ------
+    BatchInterrupted
+        On Ctrl-C; the finished cases are in ``output`` (or its journal).
+    ReportError
+        ``resume`` found an output written with other settings.
+    """
+    settings_dict = settings.to_dict()
+    by_case = {t.case: t for t in tasks}
+    kept: list[CaseResult] = []
+    out = Path(output) if output is not None else None
+    if resume and out is not None:
+        finished = load_finished(out, settings_dict, fmt=fmt)
+        kept = [c for c in finished if c.case in by_case]
+        for c in kept:  # a CSV does not hold the file names
+            c.pred = c.pred if c.pred is not None else by_case[c.case].pred
+            c.gt = c.gt if c.gt is not None else by_case[c.case].gt
+        if len(kept) < len(finished) and warn is not None:
+            warn(f"--resume: {len(finished) - len(kept)} cases in {out} are not in this run's pairing "
+                 "and are left out")
+        if say is not None:
+            say(f"resuming: {len(kept)} cases already scored in {out}; {len(tasks) - len(kept)} to score")
+    elif out is not None and journal_path(out).exists() and warn is not None:
+        warn(f"{journal_path(out)} holds the cases of an interrupted run; they are replaced "
+             "(use --resume to keep them)")
+    done = {c.case for c in kept}
+    todo = [t for t in tasks if t.case not in done]
+    results: dict[str, CaseResult] = {c.case: c for c in kept}
+    stream = ResultStream(out, fmt, settings_dict, kept=kept) if out is not None else None
+    try:
+        # run_batch starts the workers before the progress bar starts its thread.
+        with run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing,
+                       device=device) as run, (progress or _no_progress)(len(todo)) as advance:
+            for result in run:
+                if stream is not None:
+                    stream.add(result)
+                results[result.case] = result
+                advance(result)
+    except KeyboardInterrupt:
+        kept_in = None
+        if stream is not None:
+            stream.close()
+            kept_in = stream.output if fmt in STREAMED_FORMATS else stream.journal
+        raise BatchInterrupted(len(results) - len(kept), len(todo), len(results), kept_in) from None
+    report = Report(settings=settings_dict, cases=sorted(results.values(), key=lambda c: c.case))
+    if stream is not None:
+        stream.finish(report)
+    return report

@@ -1,0 +1,315 @@
+"""Every option that changes a number, in one frozen object built and checked in one place.
+
+:func:`build_settings` is the only way options become a :class:`ScoreSettings`:
+``segeval score``, ``segeval batch`` and :func:`segeval.score` all call it,
+with command-line text (``"liver=1,2"``, ``"0.8,0.8,2.5"``) or Python values
+(a mapping, a tuple), so a run gives the same numbers whichever door it came
+in by. Every value is checked once, here, before any case is read; a bad one
+is an :class:`~segeval.errors.OptionError` (or
+:class:`~segeval.errors.LabelSpecError`) naming the option.
+
+A report records the settings as :meth:`ScoreSettings.to_dict`; readers turn
+that dict back with :meth:`ScoreSettings.from_dict`, which is where the
+defaults of an older or hand-written report are filled in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from segeval.errors import LabelSpecError, OptionError
+from segeval.labels import LabelSpec, parse_labels, parse_region, read_label_names
+from segeval.metrics._checks import (
+    check_empty,
+    check_percentile,
+    check_smooth,
+    check_spacing,
+    check_tolerance,
+    check_weights,
+)
+from segeval.metrics.registry import METRICS, OVERLAP_DEFAULT, parse_metrics
+
+__all__ = ["ScoreSettings", "build_settings", "parse_inf_distance", "parse_spacing"]
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Every option that changes a number (recorded in each report's ``settings``).
+
+    Build it with :func:`build_settings`; constructing it directly checks the
+    same rules.
+
+    Attributes
+    ----------
+    spec : LabelSpec
+        Labels, names, regions, ignore label, background.
+    metrics : tuple of str
+        Metrics to compute (counts and volumes are always reported).
+    alpha, beta : float
+        Tversky weights of FP and FN.
+    smooth : float
+        Additive smoothing of Dice, IoU and Tversky.
+    empty : {"nan", "one", "zero"}
+        Score of a class absent from both volumes.
+    tolerance_mm : float
+        NSD tolerance.
+    percentile : float
+        Percentile of ``hd95`` and ``hd95_pooled``.
+    spacing_mm : tuple of float or None
+        Voxel spacing of both volumes, replacing what their files say (and
+        the 1 mm assumed for ``.npy``/``.npz``, which carry none).
+    inf_distance : str or float or None
+        Replacement for infinite distances (one mask empty): ``"diagonal"``
+        (the image diagonal in mm), a number, or None to keep ``inf``.
+    """
+
+    spec: LabelSpec = field(default_factory=LabelSpec)
+    metrics: tuple[str, ...] = OVERLAP_DEFAULT
+    alpha: float = 0.3
+    beta: float = 0.7
+    smooth: float = 0.0
+    empty: str = "nan"
+    tolerance_mm: float = 1.0
+    percentile: float = 95.0
+    spacing_mm: tuple[float, ...] | None = None
+    inf_distance: str | float | None = None
+
+    def __post_init__(self) -> None:
+        check_empty(self.empty)
+        check_weights(self.alpha, self.beta)
+        check_smooth(self.smooth)
+        check_tolerance(self.tolerance_mm)
+        check_percentile(self.percentile)
+        if self.spacing_mm is not None:
+            check_spacing(self.spacing_mm)
+        parse_inf_distance(self.inf_distance)
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            parse_metrics(unknown)  # raises, naming the metric
+
+    @property
+    def surface_metrics(self) -> tuple[str, ...]:
+        """The requested distance metrics."""
+        return tuple(m for m in self.metrics if METRICS[m].kind == "surface")
+
+    @property
+    def overlap_metrics(self) -> tuple[str, ...]:
+        """The requested overlap metrics."""
+        return tuple(m for m in self.metrics if METRICS[m].kind == "overlap")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings for the report."""
+        out: dict[str, Any] = dict(self.spec.to_dict())
+        out.update(
+            metrics=list(self.metrics),
+            alpha=self.alpha,
+            beta=self.beta,
+            smooth=self.smooth,
+            empty=self.empty,
+            tolerance_mm=self.tolerance_mm,
+            percentile=self.percentile,
+            spacing_mm=list(self.spacing_mm) if self.spacing_mm is not None else None,
+            inf_distance=self.inf_distance,
+        )
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> ScoreSettings:
+        """The settings a report records (:meth:`to_dict`), with defaults for what it leaves out.
+
+        Examples
+        --------
+        >>> ScoreSettings.from_dict({"alpha": 0.5}).beta
+        0.7
+        """
+        d = d or {}
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {k: d[k] for k in known - {"spec", "metrics", "spacing_mm"} if k in d}
+        if "metrics" in d:
+            kwargs["metrics"] = tuple(m for m in d["metrics"] if m in METRICS)
+        if d.get("spacing_mm") is not None:
+            kwargs["spacing_mm"] = tuple(float(s) for s in d["spacing_mm"])
+        kwargs["spec"] = LabelSpec(
+            labels=tuple(d["labels"]) if d.get("labels") is not None else None,
+            names={int(k): str(v) for k, v in (d.get("label_names") or {}).items()},
+            regions=tuple((str(k), tuple(int(m) for m in v)) for k, v in (d.get("regions") or {}).items()),
+            ignore_label=d.get("ignore_label"),
+            include_background=bool(d.get("include_background", False)),
+        )
+        return cls(**kwargs)
+
+
+def parse_spacing(value: str | Sequence[float] | None) -> tuple[float, ...] | None:
+    """``--spacing``: ``"0.8,0.8,2.5"`` (or ``0.8x0.8x2.5``) or numbers -> a tuple of mm.
+
+    Examples
+    --------
+    >>> parse_spacing("0.8x0.8x2.5")
+    (0.8, 0.8, 2.5)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = [float(v) for v in value.replace("x", ",").split(",") if v.strip()]
+        except ValueError:
+            raise OptionError(f"--spacing: {value!r} is not a list of numbers like 0.8,0.8,2.5") from None
+    return check_spacing(value)
+
+
+def parse_inf_distance(value: str | float | None) -> str | float | None:
+    """``--inf-distance``: ``"diagonal"``, a number of mm >= 0 (or its text), or None."""
+    if value is None or value == "diagonal":
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"--inf-distance: 'diagonal' or a number of mm, got {value!r}") from None
+    if not (math.isfinite(number) and number >= 0):
+        raise OptionError(f"--inf-distance: must be a finite number >= 0 mm, got {value!r}")
+    return number
+
+
+def _labels(
+    labels: str | Sequence[int] | Mapping[str, int] | None,
+) -> tuple[tuple[int, ...] | None, dict[int, str]]:
+    """``--labels`` text, a sequence of numbers or a name -> number mapping: (labels, names).
+
+    Text goes through :func:`segeval.labels.parse_labels`; Python values are
+    checked by the same rules (whole numbers, no label twice, no numeric name).
+    """
+    if labels is None:
+        return None, {}
+    if isinstance(labels, str):
+        return parse_labels(labels)
+    pairs = list(labels.items()) if isinstance(labels, Mapping) else [(None, v) for v in labels]
+    numbers: list[int] = []
+    names: dict[int, str] = {}
+    for name, value in pairs:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise LabelSpecError(f"--labels: {value!r} is not a whole number")
+        number = int(value)
+        if number in numbers:
+            raise LabelSpecError(f"--labels: label {number} is listed twice")
+        if name is not None:
+            if not str(name).strip() or str(name).strip().lstrip("-").isdigit():
+                raise LabelSpecError(f"--labels: the name {name!r} must be a non-empty name, not a number")
+            names[number] = str(name).strip()
+        numbers.append(number)
+    return tuple(numbers), names
+
+
+def _regions(regions: Sequence[str] | Mapping[str, Sequence[int]] | None) -> list[tuple[str, tuple[int, ...]]]:
+    """``--region NAME=1,2`` texts, or a name -> members mapping, parsed by one rule."""
+    if regions is None:
+        return []
+    if isinstance(regions, Mapping):
+        texts = [f"{name}={','.join(str(m) for m in members)}" for name, members in regions.items()]
+    else:
+        texts = list(regions)
+    return [parse_region(t) for t in texts]
+
+
+def _real(value: Any, option: str) -> float:
+    """A number as a float (so a report says 1.0 whether it came from the CLI or the API)."""
+    if isinstance(value, bool):
+        raise OptionError(f"{option}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{option}: expected a number, got {value!r}") from None
+
+
+def build_settings(
+    *,
+    labels: str | Sequence[int] | Mapping[str, int] | None = None,
+    label_names: str | os.PathLike[str] | Mapping[int, str] | None = None,
+    regions: Sequence[str] | Mapping[str, Sequence[int]] | None = None,
+    ignore_label: int | None = None,
+    include_background: bool = False,
+    metrics: str | Sequence[str] | None = None,
+    alpha: float = 0.3,
+    beta: float = 0.7,
+    smooth: float = 0.0,
+    empty: str = "nan",
+    tolerance_mm: float = 1.0,
+    percentile: float = 95.0,
+    spacing_mm: str | Sequence[float] | None = None,
+    inf_distance: str | float | None = None,
+    dataset_json: str | os.PathLike[str] | None = None,
+) -> ScoreSettings:
+    """The one builder of :class:`ScoreSettings`, for the CLI and the Python API alike.
+
+    Parameters
+    ----------
+    labels : str, sequence of int or mapping of name to int, optional
+        ``--labels``: ``"1,2,3"``, ``"liver=1,spleen=2"``, ``[1, 2]`` or
+        ``{"liver": 1}``. Default: every label > 0 present.
+    label_names : path or mapping of int to str, optional
+        ``--label-names``: a JSON, CSV or nnU-Net ``dataset.json`` file (its
+        region lists become regions), or names by label number.
+    regions : sequence of str or mapping of name to labels, optional
+        ``--region``: ``["WT=1,2,3"]`` or ``{"WT": [1, 2, 3]}``; a region
+        named here replaces a file's region of the same name.
+    ignore_label : int, optional
+        Ground-truth value whose voxels are excluded from every count.
+    include_background : bool
+        Also score label 0.
+    metrics : str or sequence of str, optional
+        ``"dice,hd95"``, ``"all"``, ``"surface"`` or a list; default the overlap set.
+    alpha, beta, smooth, empty, tolerance_mm, percentile, spacing_mm, inf_distance
+        See :class:`ScoreSettings`; ``spacing_mm`` and ``inf_distance`` also
+        take their command-line text.
+    dataset_json : path, optional
+        An nnU-Net ``dataset.json`` found beside the ground truth: its names
+        and regions, unless ``label_names`` is given (which wins).
+
+    Returns
+    -------
+    ScoreSettings
+
+    Examples
+    --------
+    >>> s = build_settings(labels="liver=1,2", regions=["both=1,2"], spacing_mm="1,1,2")
+    >>> s.spec.labels, s.spec.names, s.spec.regions, s.spacing_mm
+    ((1, 2), {1: 'liver'}, (('both', (1, 2)),), (1.0, 1.0, 2.0))
+    """
+    names: dict[int, str] = {}
+    file_regions: list[tuple[str, tuple[int, ...]]] = []
+    source = label_names if label_names is not None else dataset_json
+    if isinstance(source, Mapping):
+        names.update({int(k): str(v) for k, v in source.items()})
+    elif source is not None:
+        read_names, read_regions = read_label_names(source)
+        names.update(read_names)
+        file_regions.extend(read_regions)
+    label_tuple, given_names = _labels(labels)
+    names.update(given_names)
+    merged: dict[str, tuple[int, ...]] = {}
+    for name, members in [*file_regions, *_regions(regions)]:
+        merged[name] = members  # a region given as an option overrides the file's
+    spec = LabelSpec(
+        labels=label_tuple,
+        names=names,
+        regions=tuple(merged.items()),
+        ignore_label=int(ignore_label) if ignore_label is not None else None,
+        include_background=bool(include_background),
+    )
+    return ScoreSettings(
+        spec=spec,
+        metrics=parse_metrics(metrics),
+        alpha=_real(alpha, "--alpha"),
+        beta=_real(beta, "--beta"),
+        smooth=_real(smooth, "--smooth"),
+        empty=empty,
+        tolerance_mm=_real(tolerance_mm, "--tolerance"),
+        percentile=_real(percentile, "--percentile"),
+        spacing_mm=parse_spacing(spacing_mm),
+        inf_distance=parse_inf_distance(inf_distance),
+    )
