@@ -13,8 +13,6 @@ from segeval.errors import MissingDependencyError
 _EXTRAS = {
     "cupy": ("gpu", "the GPU backend (--device gpu)"),
     "cupyx": ("gpu", "the GPU backend (--device gpu)"),
-    "dask": ("dask", "Dask scheduling (--scheduler)"),
-    "distributed": ("dask", "Dask scheduling (--scheduler)"),
 }
 
 
@@ -24,7 +22,7 @@ def import_optional(name: str) -> ModuleType:
     Parameters
     ----------
     name : str
-        Dotted module name, e.g. ``"cupy"`` or ``"dask.distributed"``.
+        Dotted module name, e.g. ``"cupy"`` or ``"cupyx.scipy.ndimage"``.
     """
     try:
         return importlib.import_module(name)

@@ -24,6 +24,7 @@ from segeval.errors import GeometryMismatchError, OptionError, SegevalError
 from segeval.labels import ScoredClass
 from segeval.metrics.confusion import joint_counts
 from segeval.metrics.overlap import generalized_dice_from_counts, overlap_from_counts
+from segeval.metrics.registry import METRICS
 from segeval.metrics.surface import surface_metrics
 from segeval.records import CaseResult, CaseTask, ClassRecord
 from segeval.settings import ScoreSettings, build_settings
@@ -177,7 +178,7 @@ def _surface(
             fill = math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing)))
         else:
             fill = float(settings.inf_distance)
-        out = {k: (np.where(np.isinf(v), fill, v) if k != "nsd" else v) for k, v in out.items()}
+        out = {k: (np.where(np.isinf(v), fill, v) if METRICS[k].unit == "mm" else v) for k, v in out.items()}
     return out
 
 

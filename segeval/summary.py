@@ -27,6 +27,7 @@ from segeval._version import __version__
 from segeval.metrics.overlap import OVERLAP_METRICS, overlap_from_counts
 from segeval.metrics.registry import COUNT_COLUMNS
 from segeval.records import CaseResult, ClassRecord, jsonable
+from segeval.settings import ScoreSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -62,13 +63,14 @@ def statistic(values: Iterable[float], stat: str) -> float:
     >>> statistic([1.0, 2.0, 3.0, 4.0], "p25"), statistic([1.0, float("inf")], "mean")
     (1.75, inf)
     """
-    vals = sorted(float(v) for v in values if not math.isnan(v))
-    if not vals:
+    raw = [float(v) for v in values if not math.isnan(v)]
+    if not raw:
         return math.nan
-    if stat == "mean":
+    if stat == "mean":  # in the given order: the sum's rounding depends on it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # inf + -inf: NaN is the honest answer
-            return float(np.mean(vals))
+            return float(np.mean(raw))
+    vals = sorted(raw)
     if stat == "min":
         return vals[0]
     if stat == "max":
@@ -210,8 +212,6 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         """Per-label statistics over cases, macro and micro averages (:func:`summarize`)."""
-        from segeval.settings import ScoreSettings
-
         s = ScoreSettings.from_dict(self.settings)
         return summarize(self.cases, self.metrics, alpha=s.alpha, beta=s.beta)
 

@@ -1,7 +1,9 @@
-"""Statistics over cases: describe, per-label statistics, macro and micro averages."""
+"""segeval.summary: statistics over cases (describe, per-label statistics, macro and micro averages),
+worst cases, and the Report's strict-JSON dict."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -9,7 +11,9 @@ import pytest
 
 import segeval
 from segeval import CaseResult, Report
-from segeval.summary import STATS, describe, summarize
+from segeval.records import jsonable
+from segeval.summary import STATS, describe, summarize, worst_cases
+from tests.test_records import _report_with_specials
 
 nan = math.nan
 
@@ -121,3 +125,25 @@ def test_report_summary_uses_the_report_settings() -> None:
     assert s["macro"]["dice"] == pytest.approx(np.mean([r["dice"] for r in recs]))
     assert s["generalized_dice"]["mean"] == pytest.approx(report.cases[0].generalized_dice)
     assert Report(settings=report.settings, cases=[]).summary()["n_cases"] == 0
+
+
+def test_worst_cases_by_macro_dice() -> None:
+    def case(name: str, *dice: float) -> CaseResult:
+        return CaseResult(case=name, labels=[{"label": i + 1, "dice": d} for i, d in enumerate(dice)])
+
+    cases = [case("a", 0.9, 0.7), case("b", 0.5), case("c", float("nan")), case("d", 0.8),
+             CaseResult(case="e", error="failed"), case("f", 0.6, 1.0)]
+    assert [(c.case, v) for c, v in worst_cases(cases, n=3)] == [("b", 0.5), ("a", 0.8), ("d", 0.8)]
+
+
+def test_to_dict_is_strict_json_with_null_and_inf_strings() -> None:
+    report = _report_with_specials()
+    d = report.to_dict()
+    text = json.dumps(d, allow_nan=False)  # raises on NaN/inf
+    back = json.loads(text)
+    rec = back["cases"][0]["labels"][0]
+    assert rec["dice"] is None and rec["hd95"] == "inf" and rec["name"] is None
+    assert back["cases"][0]["generalized_dice"] is None
+    assert set(back) == {"segeval_version", "settings", "cases", "summary"}
+    assert back["segeval_version"] == segeval.__version__
+    assert jsonable([math.nan, -math.inf, np.float32(2.5), np.int64(3)]) == [None, "-inf", 2.5, 3]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from segeval._malloc import keep_freed_memory
-from segeval.cli import app
+from segeval.cli._app import app
 from segeval.cli._common import (
     AlphaOpt,
     BackgroundOpt,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from segeval.cli import app
+from segeval.cli._app import app
 from segeval.cli._common import DebugOpt, QuietOpt, SpacingOpt, stdout_console
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from segeval.backends import to_host
 from segeval.errors import InputError
 from segeval.metrics import _hist_jit, _hist_numpy, _numba
-from segeval.metrics._checks import label_array, same_shape
+from segeval.metrics._checks import Array, label_array, same_shape
 
 __all__ = ["JointCounts", "confusion_matrix", "joint_counts", "value_counts"]
 
@@ -416,8 +416,8 @@ def _drop_ignored(joint: JointCounts, ignore_label: int) -> JointCounts:
 
 
 def confusion_matrix(
-    pred: Any,
-    gt: Any,
+    pred: Array,
+    gt: Array,
     *,
     labels: Sequence[int] | None = None,
     ignore_label: int | None = None,

@@ -107,16 +107,20 @@ REDUCTIONS: dict[str, Callable[[ClassDistances, Options], float]] = {
     "nsd": _nsd,
 }
 SURFACE_METRICS: tuple[str, ...] = tuple(REDUCTIONS)
+_DISTANCE = (0.0, math.inf)  # (perfect, worst) of a distance in mm
+#: Each metric's perfect and worst value: what an empty boundary gives (module docstring).
+BOUNDS: dict[str, tuple[float, float]] = {**dict.fromkeys(REDUCTIONS, _DISTANCE), "nsd": (1.0, 0.0)}
 
 
 def _empty_case(d: ClassDistances, name: str, empty: str) -> float:
-    """The value of ``name`` when a boundary is empty (see the module docstring)."""
+    """The value of ``name`` when a boundary is empty: ``empty``'s rule when both are, else the worst."""
+    perfect, worst = BOUNDS[name]
     if d.n_pred == 0 and d.n_gt == 0:
         if empty == "nan":
             return math.nan
         if empty == "one":
-            return 1.0 if name == "nsd" else 0.0
-    return 0.0 if name == "nsd" else math.inf
+            return perfect
+    return worst
 
 
 def reduce_distances(

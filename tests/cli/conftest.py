@@ -21,6 +21,15 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+def check_golden(name: str, text: str, update: bool) -> None:
+    """``text`` must equal ``tests/golden/<name>``; with ``--update-golden`` it replaces the file."""
+    path = GOLDEN / name
+    if update:
+        path.write_text(text)
+    assert path.exists(), f"{path} missing: run pytest --update-golden"
+    assert text == path.read_text(), f"{name} differs from the golden file (pytest --update-golden to accept)"
+
+
 def case_arrays() -> tuple[np.ndarray, np.ndarray]:
     """gt: a 6x6x4 block (label 1) and a 3x3x2 block (label 2); pred: shifted by one voxel, label 2 halved."""
     gt = np.zeros((16, 12, 8), np.uint8)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from segeval.batch import journal_path
 from segeval.cli import app
-from tests.test_batch import make_clean, make_scenario
+from tests.batch._data import make_clean, make_scenario
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from segeval.cli import app
-from tests.cli.conftest import GOLDEN, case_arrays
+from tests.cli.conftest import case_arrays, check_golden
 
 runner = CliRunner()
 
@@ -196,12 +196,7 @@ def test_every_command_has_help_with_example() -> None:
         assert r.exit_code == 0 and "Example" in r.stdout, cmd
 
 
-def _golden(name: str, text: str, update: bool) -> None:
-    path = GOLDEN / name
-    if update:
-        path.write_text(text)
-    assert path.exists(), f"{path} missing: run pytest --update-golden"
-    assert text == path.read_text(), f"{name} differs from the golden file (pytest --update-golden to accept)"
+_golden = check_golden
 
 
 def _report():

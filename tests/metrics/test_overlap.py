@@ -368,7 +368,7 @@ def test_agreement_with_simpleitk_label_overlap(make: Case, rng: np.random.Gener
 
 # --------------------------------------------------------------------------- properties
 
-# Every overlap metric must be listed in each table below (tests/test_registry.py checks
+# Every overlap metric must be listed in each table below (tests/metrics/test_registry.py checks
 # it against the registry), so that a new metric cannot ship without properties.
 BOUNDED: tuple[str, ...] = ("dice", "iou", "tversky", "precision", "recall", "specificity",
                             "volume_similarity")

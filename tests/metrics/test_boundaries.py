@@ -1,4 +1,4 @@
-"""The distance-transform formulation (the GPU path's) equals the KD-tree one, on NumPy and CuPy."""
+"""segeval.metrics.boundaries: the distance-transform formulation (the GPU path's) equals the KD-tree one, on NumPy and CuPy."""
 
 from __future__ import annotations
 

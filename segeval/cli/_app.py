@@ -1,0 +1,108 @@
+"""The Typer application every command registers on, and the one place errors become exit codes.
+
+Exit codes (DESIGN.md): 0 ok; 1 a gate failed; 2 bad input or usage (one
+line on stderr, no traceback unless ``--debug``); 3 some batch cases failed;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+try:  # Typer >= 0.20 vendors click; its exceptions derive from TyperException.
+    from typer.exceptions import TyperException as _UsageError
+except ImportError:  # pragma: no cover - older Typer on real click
+    from click import ClickException as _UsageError  # type: ignore[assignment,no-redef,unused-ignore]
+
+from segeval._version import __version__
+from segeval.errors import SegevalError
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Group(TyperGroup):
+    """Typer group whose errors are one stderr line and DESIGN.md's exit codes."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        try:
+            rv = super().main(
+                args=argv, prog_name=prog_name or "segeval", complete_var=complete_var,
+                standalone_mode=False, **extra,
+            )
+        except SegevalError as exc:
+            if debug:
+                raise
+            sys.stderr.write(f"segeval: error: {_one_line(str(exc))}\n")
+            sys.exit(2)
+        except _UsageError as exc:
+            if type(exc).__name__ in ("NoArgsIsHelpError", "NoArgsIsHelp"):
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(2)
+            if debug:
+                raise
+            ctx: Any = getattr(exc, "ctx", None)
+            sub = f" {ctx.info_name}" if ctx is not None and ctx.parent else ""
+            sys.stderr.write(
+                f"segeval{sub}: error: {_one_line(exc.format_message())} (see 'segeval{sub} --help')\n"
+            )
+            sys.exit(2)
+        except typer.Abort:
+            sys.stderr.write("segeval: interrupted\n")
+            sys.exit(130)
+        except KeyboardInterrupt:
+            sys.stderr.write("segeval: interrupted\n")
+            sys.exit(130)
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="segeval",
+    help="Score segmentation label volumes: per-class Dice, IoU, Tversky, HD95, NSD... fast.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"segeval {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Score segmentation label volumes: per-class Dice, IoU, Tversky, HD95, NSD... fast.
+
+    \b
+    Examples:
+      segeval score pred.nii.gz gt.nii.gz
+      segeval batch preds/ labelsTs/ -o results.csv --summary summary.md
+      segeval gate results.json --min dice=0.85
+      segeval info gt.nii.gz
+    """
