@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from segeval.labels import LabelMap
 from segeval.metrics.confusion import value_counts
 from segeval.volume import LabelVolume
 
@@ -16,13 +17,16 @@ __all__ = ["describe"]
 _CHUNK = 1 << 20
 
 
-def describe(volume: LabelVolume) -> dict[str, Any]:
+def describe(volume: LabelVolume, *, label_map: LabelMap | None = None) -> dict[str, Any]:
     """Summarise a volume: geometry and, for label maps, how many voxels each label has.
 
     Parameters
     ----------
     volume : LabelVolume
         As returned by :func:`segeval.io.read_volume`.
+    label_map : LabelMap, optional
+        Names the census rows (``name``), and says which values it does not
+        declare (``declared`` False) and which is its ignore label.
 
     Returns
     -------
@@ -83,6 +87,13 @@ def describe(volume: LabelVolume) -> dict[str, Any]:
         {"label": int(label), "voxels": int(voxels), "ml": int(voxels) * voxel_ml}
         for label, voxels in zip(values, counts)
     ]
+    if label_map is not None:
+        info["label_map"] = label_map.path
+        for row in info["census"]:
+            v = row["label"]
+            row["name"] = "ignore" if v == label_map.ignore_label else label_map.names.get(v)
+            row["declared"] = v in label_map.names or v == label_map.ignore_label or any(
+                v in m for _, m in label_map.regions)
     return info
 
 

@@ -1,8 +1,11 @@
-"""Which classes to score: ``--labels``, ``--region``, ``--label-names``, ``--ignore-label``.
+"""Which classes to score: ``--labels``, ``--region``, ``--label-names``, ``--ignore-label``, a label map.
 
-A :class:`LabelSpec` is parsed once from the options and resolved per case
-against the label values present, giving the list of :class:`ScoredClass`
-(plain labels and regions) that the metrics are computed for.
+A :class:`LabelSpec` is decided once per run, before any case, by
+:func:`segeval.settings.build_settings` (``--labels``, else a label map, else
+every label found), and resolved per case into the :class:`ScoredClass` es
+(plain labels and regions) that the metrics are computed for. A label map
+(:class:`LabelMap`, from a label-name file or an nnU-Net ``dataset.json``)
+is read by nnU-Net's own rules.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class LabelSpec:
         Ground-truth value whose voxels are excluded from every count.
     include_background : bool
         Also score label 0.
+    label_map : str or None
+        The label map the labels and regions came from; values outside it
+        are not scored, and the report names them.
     """
 
     labels: tuple[int, ...] | None = None
@@ -66,6 +72,12 @@ class LabelSpec:
     regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
     ignore_label: int | None = None
     include_background: bool = False
+    label_map: str | None = None
+
+    @property
+    def asked(self) -> bool:
+        """True when the labels were asked for by number or name (``--labels``), not found or declared."""
+        return self.labels is not None and self.label_map is None
 
     def resolve(self, present: Sequence[int]) -> list[ScoredClass]:
         """The classes to score for a case whose volumes hold the values ``present``.
@@ -94,6 +106,7 @@ class LabelSpec:
             "regions": {name: list(m) for name, m in self.regions},
             "ignore_label": self.ignore_label,
             "include_background": self.include_background,
+            "label_map": self.label_map,
         }
 
 
@@ -107,21 +120,39 @@ def _int(text: str, option: str) -> int:
         raise LabelSpecError(f"{option}: {text.strip()!r} is not a whole number") from None
 
 
-def parse_labels(text: str) -> tuple[tuple[int, ...], dict[int, str]]:
-    """Parse ``--labels``: ``"1,2,3"`` or ``"liver=1,spleen=2"`` (mixing is allowed).
+def parse_labels(text: str, names: Mapping[int, str] | None = None) -> tuple[tuple[int, ...], dict[int, str]]:
+    """Parse ``--labels``: numbers, ``NAME=NUMBER`` or, with a label map, names (mixing is allowed).
+
+    Parameters
+    ----------
+    text : str
+        ``"1,2,3"``, ``"liver=1,spleen=2"``, ``"liver,pancreas"`` or ``"none"``
+        (score the regions only).
+    names : mapping of int to str, optional
+        The label map's names, through which a bare name is resolved
+        (exactly, else ignoring case).
 
     Returns
     -------
     (labels, names)
-        The label numbers in order, and the names given.
+        The label numbers in order, and the names given with ``NAME=NUMBER``.
+
+    Raises
+    ------
+    LabelSpecError
+        A label listed twice, a name given to two labels, an unknown name.
 
     Examples
     --------
     >>> parse_labels("liver=1,2")
     ((1, 2), {1: 'liver'})
+    >>> parse_labels("spleen,1", names={1: "liver", 2: "spleen"})
+    ((2, 1), {})
     """
+    if text.strip().lower() == "none":
+        return (), {}
     labels: list[int] = []
-    names: dict[int, str] = {}
+    given: dict[int, str] = {}
     items = [t for t in text.split(",") if t.strip()]
     if not items:
         raise LabelSpecError("--labels: empty; give e.g. --labels 1,2,3 or --labels liver=1,spleen=2")
@@ -136,13 +167,38 @@ def parse_labels(text: str) -> tuple[tuple[int, ...], dict[int, str]]:
                 # gate's METRIC:LABEL takes a number or a name: a label named "2"
                 # could not be told apart from label 2.
                 raise LabelSpecError(f"--labels: the name {name!r} must not be a number (write NAME=LABEL)")
-            names[value] = name
-        else:
+            if name in given.values():
+                raise LabelSpecError(f"--labels: the name {name!r} is given to two labels")
+            given[value] = name
+        elif _looks_numeric(item):
             value = _int(item, "--labels")
+        else:
+            value = _by_name(item.strip(), names or {})
         if value in labels:
             raise LabelSpecError(f"--labels: label {value} is listed twice")
         labels.append(value)
-    return tuple(labels), names
+    return tuple(labels), given
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _by_name(name: str, names: Mapping[int, str]) -> int:
+    """The label a name stands for in a label map (exact match first, then ignoring case)."""
+    hits = [k for k, v in names.items() if v == name] or [
+        k for k, v in names.items() if v.casefold() == name.casefold()]
+    if len(hits) == 1:
+        return hits[0]
+    if not names:
+        raise LabelSpecError(f"--labels: {name!r} is not a whole number, and there is no label map to look names "
+                             "up in (give --label-names FILE, or write NAME=NUMBER)")
+    known = ", ".join(f"{v}={k}" for k, v in sorted(names.items()))
+    raise LabelSpecError(f"--labels: no label is named {name!r} in the label map (it has {known})")
 
 
 def parse_region(text: str) -> tuple[str, tuple[int, ...]]:
@@ -166,31 +222,82 @@ def parse_region(text: str) -> tuple[str, tuple[int, ...]]:
     return name, values
 
 
-def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], tuple[tuple[str, tuple[int, ...]], ...]]:
-    """Read label names (and regions) from JSON, CSV or an nnU-Net ``dataset.json``.
+@dataclass(frozen=True)
+class LabelMap:
+    """What a label-name file or an nnU-Net ``dataset.json`` declares: names, labels, regions, ignore.
+
+    Read by nnU-Net's rules (``LabelManager``): the map defines regions when
+    some entry lists more than one label, and then every entry is a region
+    (a one-label list ``[3]`` too, keyed ``(3,)``; a plain number stays a
+    label, keyed ``3``); otherwise its entries are labels, a one-label list
+    naming its label. ``"ignore"`` names the ignore label; ``"background"``
+    (label 0) is never scored by default.
+
+    Attributes
+    ----------
+    path : str
+        Where the map was read from (for messages and the report's settings).
+    names : dict of int to str
+        Label number to name (background included, ignore excluded).
+    labels : tuple of int
+        The foreground labels it declares as labels, in increasing order.
+    regions : tuple of (str, tuple of int)
+        Its regions, in file order (empty unless ``has_regions``).
+    ignore_label : int or None
+        The ``"ignore"`` entry.
+    has_regions : bool
+        True when the map defines regions (nnU-Net scores only those then).
+    """
+
+    path: str
+    names: Mapping[int, str] = field(default_factory=dict)
+    labels: tuple[int, ...] = ()
+    regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    ignore_label: int | None = None
+    has_regions: bool = False
+
+
+def label_map_from_names(names: Mapping[int, str], source: str = "label_names") -> LabelMap:
+    """A label map given as ``{number: name}``: it declares exactly those labels."""
+    clean = {int(k): str(v) for k, v in names.items()}
+    return LabelMap(path=source, names=clean, labels=tuple(sorted(k for k in clean if k > 0)))
+
+
+def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
+    """Read a label map from JSON, CSV or an nnU-Net ``dataset.json`` (see :class:`LabelMap`).
 
     Accepted layouts: ``{"1": "liver", ...}``; ``{"liver": 1, ...}``; an nnU-Net
-    ``dataset.json`` whose ``labels`` block maps names to a number or, for regions,
-    to a list of numbers; a CSV with columns ``label,name`` (header optional).
+    ``dataset.json`` whose ``labels`` block maps names to a number or to a list
+    of numbers; a CSV with columns ``label,name`` (header optional).
 
-    Returns
-    -------
-    (names, regions)
-        Label number to name, and the named regions.
+    Raises
+    ------
+    LabelSpecError
+        Naming the file and the entry: unreadable, not JSON, a label named
+        twice, an entry that is neither a number nor a list of numbers.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "dataset.json")
+    >>> with open(path, "w") as fh:
+    ...     json.dump({"labels": {"background": 0, "whole tumor": [1, 2, 3], "tumor core": [2, 3],
+    ...                           "enhancing tumor": [3], "ignore": 4}}, fh)
+    >>> m = read_label_map(path)
+    >>> m.has_regions, m.regions, m.ignore_label
+    (True, (('whole tumor', (1, 2, 3)), ('tumor core', (2, 3)), ('enhancing tumor', (3,))), 4)
     """
     p = Path(path)
+    where = f"--label-names {p}"
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise LabelSpecError(f"--label-names {p}: cannot read ({exc.strerror or exc})") from None
+        raise LabelSpecError(f"{where}: cannot read ({exc.strerror or exc})") from None
     names: dict[int, str] = {}
-    regions: list[tuple[str, tuple[int, ...]]] = []
 
     def name(label: int, text: str) -> None:
         if names.get(label, text) != text:
-            raise LabelSpecError(
-                f"--label-names {p}: label {label} is named twice ({names[label]!r} and {text!r}); keep one"
-            )
+            raise LabelSpecError(f"{where}: label {label} is named twice ({names[label]!r} and {text!r}); keep one")
         names[label] = text
 
     if p.suffix.lower() == ".csv":
@@ -198,34 +305,64 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], tupl
             if not row or not "".join(row).strip():
                 continue
             if len(row) < 2:
-                raise LabelSpecError(f"--label-names {p}: each CSV row needs label,name; got {row}")
+                raise LabelSpecError(f"{where}: each CSV row needs label,name; got {row}")
             if row[0].strip().lower() in ("label", "value", "id"):
                 continue
-            name(_int(row[0], f"--label-names {p}"), row[1].strip())
-        return names, ()
+            name(_int(row[0], where), row[1].strip())
+        return label_map_from_names(names, str(p))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LabelSpecError(f"--label-names {p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise LabelSpecError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if isinstance(data, dict) and isinstance(data.get("labels"), dict):
         data = data["labels"]
     if not isinstance(data, dict):
-        raise LabelSpecError(f"--label-names {p}: expected a JSON object mapping labels to names")
+        raise LabelSpecError(f"{where}: expected a JSON object mapping labels to names")
+    ignore: int | None = None
+    lists: list[tuple[str, tuple[int, ...]]] = []
     for key, value in data.items():
-        if isinstance(value, str) and key.strip().lstrip("-").isdigit():
+        if key == "ignore":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise LabelSpecError(f"{where}: \"ignore\" must be one label number, got {value!r}")
+            ignore = int(value)
+        elif isinstance(value, str) and key.strip().lstrip("-").isdigit():
             name(int(key), value)
         elif isinstance(value, bool):
-            raise LabelSpecError(f"--label-names {p}: {key!r} maps to a boolean")
+            raise LabelSpecError(f"{where}: {key!r} maps to a boolean")
         elif isinstance(value, int):
             name(value, key)
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value) and value:
-            if len(value) == 1:
-                name(int(value[0]), key)
-            else:
-                regions.append((key, tuple(int(v) for v in value)))
+        elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            lists.append((key, tuple(dict.fromkeys(int(v) for v in value))))
         else:
             raise LabelSpecError(
-                f"--label-names {p}: cannot read entry {key!r}: {value!r} (want name: number, number: name, "
+                f"{where}: cannot read entry {key!r}: {value!r} (want name: number, number: name, "
                 "or name: [numbers])"
             )
-    return names, tuple(regions)
+    has_regions = any(len(members) > 1 for _, members in lists)
+    if not has_regions:
+        for key, members in lists:
+            name(members[0], key)
+    regions = tuple((k, m) for k, m in lists if set(m) != {0}) if has_regions else ()
+    labels = tuple(sorted(k for k in names if k > 0 and k != ignore))
+    return LabelMap(str(p), names, labels, regions, ignore, has_regions)
+
+
+def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], tuple[tuple[str, tuple[int, ...]], ...]]:
+    """The names and regions of a label map (:func:`read_label_map`), as ``(names, regions)``."""
+    m = read_label_map(path)
+    return dict(m.names), m.regions
+
+
+def find_dataset_json(path: str | os.PathLike[str]) -> Path | None:
+    """The nnU-Net ``dataset.json`` of a GT folder or file: beside it, or one folder up.
+
+    For a folder (``labelsTs/``): ``labelsTs/dataset.json`` or the
+    ``dataset.json`` next to it; for a file: its folder's, or the one above.
+    """
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    for candidate in (folder / "dataset.json", folder.parent / "dataset.json"):
+        if candidate.is_file():
+            return candidate
+    return None

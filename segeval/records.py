@@ -74,6 +74,11 @@ class CaseResult:
         Sudre et al.'s class-weighted Dice over the plain labels of the case.
     notes : list of str
         Warnings about the case (e.g. spacing assumed).
+    voxels : int or None
+        Voxels counted (those of the ignore label left out): each class's
+        TP + FP + FN + TN. None when the report did not record it (CSV).
+    unscored : list of int
+        Values present in the case but outside the run's label map, so not scored.
 
     Examples
     --------
@@ -91,6 +96,8 @@ class CaseResult:
     error: str | None = None
     generalized_dice: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    voxels: int | None = None
+    unscored: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict (non-finite numbers still as floats; see :func:`jsonable`)."""
@@ -103,6 +110,8 @@ class CaseResult:
             "error": self.error,
             "generalized_dice": self.generalized_dice,
             "notes": list(self.notes),
+            "voxels": self.voxels,
+            "unscored_labels": list(self.unscored),
             "labels": [dict(r) for r in self.labels],
         }
 
@@ -126,6 +135,8 @@ class CaseResult:
             error=d.get("error"),
             generalized_dice=decode_number(d.get("generalized_dice")),
             notes=list(d.get("notes") or []),
+            voxels=d.get("voxels"),
+            unscored=[int(v) for v in d.get("unscored_labels") or []],
         )
 
 

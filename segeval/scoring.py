@@ -21,24 +21,25 @@ import numpy as np
 
 from segeval.backends import Backend, get_backend
 from segeval.errors import GeometryMismatchError, OptionError, SegevalError
-from segeval.labels import ScoredClass
+from segeval.labels import ScoredClass, find_dataset_json
+from segeval.metrics.boundaries import ClassDistances
 from segeval.metrics.confusion import joint_counts
 from segeval.metrics.overlap import generalized_dice_from_counts, overlap_from_counts
 from segeval.metrics.registry import METRICS
-from segeval.metrics.surface import surface_metrics
+from segeval.metrics.surface import reduce_distances, surface_metrics
 from segeval.records import CaseResult, CaseTask, ClassRecord
 from segeval.settings import ScoreSettings, build_settings
 from segeval.summary import Report
 from segeval.volume import LabelVolume, check_same_geometry, with_spacing
 
-__all__ = ["load_case", "score", "score_case", "score_task"]
+__all__ = ["complete_label_set", "label_set_warnings", "load_case", "score", "score_case", "score_task",
+           "unscored_values"]
 
 #: Test-only hook: seconds each case sleeps before it is read, so that tests can
 #: interrupt a running batch deterministically. Not for users.
 TEST_DELAY_ENV = "SEGEVAL_TEST_CASE_DELAY"
 
 _NO_SPACING = "no voxel spacing in the input; 1 mm assumed (give --spacing)"
-_SPACING_REPLACED = "--spacing replaces the voxel spacing the files give"
 _EMPTY_PREDICTION = "no prediction: scored as an empty prediction (--missing zero)"
 
 
@@ -99,8 +100,10 @@ def score_case(
     spec = settings.spec
     notes = []
     if settings.spacing_mm is not None:
-        if "file_spacing_mm" in gt.meta or "file_spacing_mm" in pred.meta:
-            notes.append(_SPACING_REPLACED)
+        header = gt.meta.get("file_spacing_mm", pred.meta.get("file_spacing_mm"))
+        if header is not None:
+            notes.append(f"--spacing {_mm(settings.spacing_mm)} replaces the voxel spacing the file header "
+                         f"gives, {_mm(header)}")
         gt = with_spacing(gt, settings.spacing_mm)
     elif not gt.spacing_given:
         notes.append(_NO_SPACING)
@@ -114,6 +117,12 @@ def score_case(
     joint = joint_counts(p_arr, g_arr, ignore_label=spec.ignore_label, names=names)
     classes = spec.resolve([int(v) for v in joint.values])
     counts = joint.class_counts([c.members for c in classes])
+    unscored: list[int] = []
+    if spec.label_map is not None:
+        scored = {m for c in classes for m in c.members} | {0}
+        unscored = [int(v) for v in joint.values if int(v) not in scored]
+    if spec.asked:
+        notes += _impossible_labels(spec.labels or (), (("the prediction", p_arr), ("the ground truth", g_arr)))
     values: dict[str, np.ndarray] = overlap_from_counts(
         counts["tp"], counts["fp"], counts["fn"], counts["tn"],
         alpha=settings.alpha, beta=settings.beta, smooth=settings.smooth,
@@ -135,7 +144,28 @@ def score_case(
         labels=_records(classes, counts, values, voxel_ml, settings.metrics),
         generalized_dice=float(gd),
         notes=notes,
+        voxels=joint.total,
+        unscored=unscored,
     )
+
+
+def _mm(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ") mm"
+
+
+def _impossible_labels(labels: Sequence[int], arrays: Sequence[tuple[str, Any]]) -> list[str]:
+    """Notes for asked-for labels that the arrays' dtype cannot hold (a negative label in a uint8 map)."""
+    notes = []
+    for name, arr in arrays:
+        kind = arr.dtype.kind
+        if kind not in "biu":
+            continue
+        lo, hi = (0, 1) if kind == "b" else (int(np.iinfo(arr.dtype).min), int(np.iinfo(arr.dtype).max))
+        bad = [v for v in labels if not lo <= v <= hi]
+        if bad:
+            notes.append(f"--labels {', '.join(map(str, bad))}: cannot occur in {name}, a {arr.dtype} volume "
+                         f"(values {lo}..{hi})")
+    return notes
 
 
 def _case_name(gt: LabelVolume) -> str:
@@ -173,13 +203,102 @@ def _surface(
         p, g, classes=[c.members for c in classes], spacing_mm=spacing, tolerance_mm=settings.tolerance_mm,
         percentile=settings.percentile, metrics=settings.surface_metrics, empty=settings.empty,
     )
-    if settings.inf_distance is not None:
-        if settings.inf_distance == "diagonal":
-            fill = math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing)))
-        else:
-            fill = float(settings.inf_distance)
-        out = {k: (np.where(np.isinf(v), fill, v) if METRICS[k].unit == "mm" else v) for k, v in out.items()}
+    return _replace_inf(out, settings, shape, spacing)
+
+
+def _replace_inf(
+    values: dict[str, np.ndarray], settings: ScoreSettings, shape: Sequence[int], spacing: Sequence[float]
+) -> dict[str, np.ndarray]:
+    """``--inf-distance``: infinite distances (one mask empty) replaced by the diagonal or a value."""
+    if settings.inf_distance is None:
+        return values
+    if settings.inf_distance == "diagonal":
+        fill = math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing)))
+    else:
+        fill = float(settings.inf_distance)
+    return {k: (np.where(np.isinf(v), fill, v) if METRICS[k].unit == "mm" else v) for k, v in values.items()}
+
+
+def _absent_records(classes: Sequence[ScoredClass], case: CaseResult, settings: ScoreSettings) -> list[ClassRecord]:
+    """Records of classes absent from both volumes of ``case``: counts 0 (TN: every voxel counted),
+    scores by the empty-mask rules, exactly what :func:`score_case` gives such a class."""
+    if case.voxels is not None:
+        total = case.voxels
+    elif case.labels:
+        r = case.labels[0]
+        total = int(r["tp"]) + int(r["fp"]) + int(r["fn"]) + int(r["tn"])
+    else:
+        total = int(np.prod(case.shape)) if case.shape else 0
+    n = len(classes)
+    zeros = np.zeros(n, dtype=np.int64)
+    counts = {"tp": zeros, "fp": zeros, "fn": zeros, "tn": np.full(n, total, dtype=np.int64),
+              "n_pred": zeros, "n_gt": zeros}
+    values = overlap_from_counts(zeros, zeros, zeros, counts["tn"], alpha=settings.alpha, beta=settings.beta,
+                                 smooth=settings.smooth, empty=settings.empty, metrics=settings.overlap_metrics)
+    if settings.surface_metrics:
+        empty = ClassDistances(np.zeros(0), np.zeros(0))
+        distances = reduce_distances([empty] * n, settings.surface_metrics, tolerance_mm=settings.tolerance_mm,
+                                     percentile=settings.percentile, empty=settings.empty)
+        values.update(_replace_inf(distances, settings, case.shape, case.spacing))
+    voxel_ml = float(np.prod(case.spacing)) / 1000.0 if case.spacing else 0.0
+    return _records(list(classes), counts, values, voxel_ml, settings.metrics)
+
+
+def complete_label_set(cases: Sequence[CaseResult], settings: ScoreSettings) -> None:
+    """Give every scored case a row for every label found in any case (the run's label set).
+
+    Only without a label set decided in advance (no ``--labels`` and no label
+    map): a label absent from both volumes of a case then gets the row
+    ``score_case`` would have given it, by the ``--empty`` rule, in label
+    order before the regions. The same label set whatever the order in which
+    cases finish, and after ``--resume``.
+    """
+    spec = settings.spec
+    if spec.labels is not None:
+        return
+    scored = [c for c in cases if c.error is None]
+    found = sorted({r["label"] for c in scored for r in c.labels if not isinstance(r["label"], str)})
+    for case in scored:
+        have = {r["label"] for r in case.labels if not isinstance(r["label"], str)}
+        missing = [v for v in found if v not in have]
+        if not missing:
+            continue
+        added = _absent_records([ScoredClass(v, spec.names.get(v), (v,)) for v in missing], case, settings)
+        plain = [r for r in case.labels if not isinstance(r["label"], str)] + added
+        plain.sort(key=lambda r: int(r["label"]))
+        case.labels = plain + [r for r in case.labels if isinstance(r["label"], str)]
+
+
+def label_set_warnings(cases: Sequence[CaseResult], settings: ScoreSettings) -> list[str]:
+    """One line each for what the run's label set left out or could not find.
+
+    * values outside the label map (not scored), with the first cases holding them;
+    * labels asked for with ``--labels`` that occur in no volume of the run.
+    """
+    out = []
+    first: dict[int, list[str]] = {}
+    for c in cases:
+        for v in c.unscored:
+            first.setdefault(v, [])
+            if len(first[v]) < 3:
+                first[v].append(c.case)
+    if first:
+        where = "; ".join(f"{v} in {', '.join(ids)}" for v, ids in sorted(first.items()))
+        out.append(f"values outside the label map {settings.spec.label_map} are not scored: {where}")
+    scored = [c for c in cases if c.error is None]
+    if settings.spec.asked and scored:
+        seen = {r["label"] for c in scored for r in c.labels
+                if not isinstance(r["label"], str) and (r["tp"] or r["fp"] or r["fn"])}
+        never = [v for v in settings.spec.labels or () if v not in seen and v != 0]
+        if never:
+            out.append(f"--labels {', '.join(map(str, never))}: in no volume of "
+                       f"{'this case' if len(scored) == 1 else f'the {len(scored)} cases'}")
     return out
+
+
+def unscored_values(cases: Sequence[CaseResult]) -> list[int]:
+    """Every value some case held outside the label map, sorted."""
+    return sorted({v for c in cases for v in c.unscored})
 
 
 def load_case(
@@ -304,7 +423,9 @@ def score(
     include_background : bool
         Also score label 0.
     label_names : mapping of int to str, or a path, optional
-        Names for the report, or a JSON/CSV/``dataset.json`` file of them.
+        A label map: names by number, or a JSON/CSV/``dataset.json`` file.
+        It decides what is scored (see :func:`segeval.settings.label_set`);
+        without it, a ``dataset.json`` beside or above a ``gt`` file is used.
     metrics : str or sequence of str, optional
         E.g. ``"dice,hd95"``; default the overlap set.
     alpha, beta, smooth, empty, tolerance_mm, percentile, inf_distance
@@ -338,6 +459,7 @@ def score(
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
         empty=empty, tolerance_mm=tolerance_mm, percentile=percentile, spacing_mm=spacing_mm,
         inf_distance=inf_distance,
+        dataset_json=find_dataset_json(gt) if _is_path(gt) and label_names is None else None,
     )
     backend = get_backend(device)
     if _is_path(pred) and _is_path(gt) and check_geometry:
@@ -348,7 +470,16 @@ def score(
         if pred_vol.shape != gt_vol.shape:
             raise GeometryMismatchError(f"pred and gt shapes differ: pred {pred_vol.shape} vs gt {gt_vol.shape}")
     result = score_case(pred_vol, gt_vol, settings, device=backend)
-    return Report(settings=settings.to_dict(), cases=[result])
+    return Report(settings=report_settings(settings, [result]), cases=[result])
+
+
+def report_settings(settings: ScoreSettings, cases: Sequence[CaseResult]) -> dict[str, Any]:
+    """The settings a finished report records: the options, and the values left unscored."""
+    out = settings.to_dict()
+    unscored = unscored_values(cases)
+    if unscored:
+        out["unscored_labels"] = unscored
+    return out
 
 
 def _is_path(x: Any) -> bool:

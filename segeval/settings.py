@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from segeval.errors import LabelSpecError, OptionError
-from segeval.labels import LabelSpec, parse_labels, parse_region, read_label_names
+from segeval.labels import (
+    LabelMap,
+    LabelSpec,
+    label_map_from_names,
+    parse_labels,
+    parse_region,
+    read_label_map,
+)
 from segeval.metrics._checks import (
     check_empty,
     check_percentile,
@@ -141,6 +148,7 @@ class ScoreSettings:
             regions=tuple((str(k), tuple(int(m) for m in v)) for k, v in (d.get("regions") or {}).items()),
             ignore_label=d.get("ignore_label"),
             include_background=bool(d.get("include_background", False)),
+            label_map=d.get("label_map"),
         )
         return cls(**kwargs)
 
@@ -177,7 +185,7 @@ def parse_inf_distance(value: str | float | None) -> str | float | None:
 
 
 def _labels(
-    labels: str | Sequence[int] | Mapping[str, int] | None,
+    labels: str | Sequence[int] | Mapping[str, int] | None, known: Mapping[int, str],
 ) -> tuple[tuple[int, ...] | None, dict[int, str]]:
     """``--labels`` text, a sequence of numbers or a name -> number mapping: (labels, names).
 
@@ -187,7 +195,7 @@ def _labels(
     if labels is None:
         return None, {}
     if isinstance(labels, str):
-        return parse_labels(labels)
+        return parse_labels(labels, known)
     pairs = list(labels.items()) if isinstance(labels, Mapping) else [(None, v) for v in labels]
     numbers: list[int] = []
     names: dict[int, str] = {}
@@ -226,6 +234,115 @@ def _real(value: Any, option: str) -> float:
         raise OptionError(f"{option}: expected a number, got {value!r}") from None
 
 
+def label_set(
+    *,
+    labels: str | Sequence[int] | Mapping[str, int] | None = None,
+    label_names: str | os.PathLike[str] | Mapping[int, str] | None = None,
+    regions: Sequence[str] | Mapping[str, Sequence[int]] | None = None,
+    ignore_label: int | None = None,
+    include_background: bool = False,
+    dataset_json: str | os.PathLike[str] | None = None,
+) -> LabelSpec:
+    """The one label set of a run, decided before any case is scored.
+
+    Precedence (DESIGN.md "Which classes are scored"):
+
+    1. ``labels`` (``--labels``: numbers, ``NAME=NUMBER``, or names looked up
+       in the label map; ``"none"`` for the regions only) plus ``regions``;
+    2. else a label map (``label_names``, or else the ``dataset_json`` found
+       beside the ground truth): exactly its foreground labels, or, when it
+       defines regions, exactly its regions (nnU-Net's rule), plus ``regions``;
+    3. else every label > 0 found in the cases.
+
+    A label map's ``"ignore"`` entry is the ignore label unless
+    ``ignore_label`` is given, and its names name the rows in every case.
+
+    Parameters
+    ----------
+    labels : str, sequence of int or mapping of name to int, optional
+        ``"1,2,3"``, ``"liver=1,spleen=2"``, ``"liver,spleen"``, ``"none"``,
+        ``[1, 2]`` or ``{"liver": 1}``.
+    label_names : path or mapping of int to str, optional
+        ``--label-names``: a JSON, CSV or nnU-Net ``dataset.json`` file, or
+        names by label number (which declare those labels).
+    regions : sequence of str or mapping of name to labels, optional
+        ``--region``: ``["WT=1,2,3"]`` or ``{"WT": [1, 2, 3]}``; a region
+        named here replaces a label map's region of the same name.
+    ignore_label : int, optional
+        Ground-truth value whose voxels are excluded from every count.
+    include_background : bool
+        Also score label 0.
+    dataset_json : path, optional
+        An nnU-Net ``dataset.json`` found beside the ground truth, used when
+        ``label_names`` is not given.
+
+    Raises
+    ------
+    LabelSpecError
+        A label or region name given twice, a region or label name shared by
+        two classes, an unknown name, nothing left to score.
+
+    Examples
+    --------
+    >>> label_set(labels="liver=1,2", regions=["both=1,2"]).regions
+    (('both', (1, 2)),)
+    >>> label_set(label_names={1: "liver", 2: "spleen"}).labels
+    (1, 2)
+    """
+    source = label_names if label_names is not None else dataset_json
+    label_map: LabelMap | None = None
+    if isinstance(source, Mapping):
+        label_map = label_map_from_names(source) if source else None
+    elif source is not None:
+        label_map = read_label_map(source)
+    names: dict[int, str] = dict(label_map.names) if label_map is not None else {}
+    asked = _regions(regions)
+    seen: set[str] = set()
+    for name, _ in asked:
+        if name in seen:
+            raise LabelSpecError(f"--region: the region {name!r} is given twice")
+        seen.add(name)
+    from_map: str | None = None
+    if labels is not None:
+        label_tuple, given_names = _labels(labels, names)
+        names.update(given_names)
+        chosen = asked
+    elif label_map is not None:
+        from_map = label_map.path
+        label_tuple = label_map.labels
+        merged = dict(label_map.regions)
+        merged.update(asked)  # a region given as an option replaces the map's
+        chosen = list(merged.items())
+    else:
+        label_tuple = None
+        chosen = asked
+    if ignore_label is None and label_map is not None:
+        ignore_label = label_map.ignore_label
+    if label_tuple == () and not chosen and not include_background:
+        if from_map is not None:
+            raise LabelSpecError(f"{from_map}: the label map declares no foreground label or region to score")
+        raise LabelSpecError("--labels none scores the regions only, and there is none; add --region NAME=1,2,3")
+    _unique_names(label_tuple or (), names, chosen)
+    return LabelSpec(
+        labels=label_tuple,
+        names=names,
+        regions=tuple(chosen),
+        ignore_label=int(ignore_label) if ignore_label is not None else None,
+        include_background=bool(include_background),
+        label_map=from_map,
+    )
+
+
+def _unique_names(labels: Sequence[int], names: Mapping[int, str], regions: Sequence[tuple[str, Any]]) -> None:
+    """A row's name must say which row it is: no two scored classes share one (``gate`` takes names)."""
+    owner: dict[str, str] = {}
+    for what, name in [*((f"label {v}", names[v]) for v in labels if v in names),
+                       *((f"region {n!r}", n) for n, _ in regions)]:
+        if name in owner and owner[name] != what:
+            raise LabelSpecError(f"the name {name!r} is given to {owner[name]} and to {what}; rename one")
+        owner.setdefault(name, what)
+
+
 def build_settings(
     *,
     labels: str | Sequence[int] | Mapping[str, int] | None = None,
@@ -248,27 +365,13 @@ def build_settings(
 
     Parameters
     ----------
-    labels : str, sequence of int or mapping of name to int, optional
-        ``--labels``: ``"1,2,3"``, ``"liver=1,spleen=2"``, ``[1, 2]`` or
-        ``{"liver": 1}``. Default: every label > 0 present.
-    label_names : path or mapping of int to str, optional
-        ``--label-names``: a JSON, CSV or nnU-Net ``dataset.json`` file (its
-        region lists become regions), or names by label number.
-    regions : sequence of str or mapping of name to labels, optional
-        ``--region``: ``["WT=1,2,3"]`` or ``{"WT": [1, 2, 3]}``; a region
-        named here replaces a file's region of the same name.
-    ignore_label : int, optional
-        Ground-truth value whose voxels are excluded from every count.
-    include_background : bool
-        Also score label 0.
+    labels, label_names, regions, ignore_label, include_background, dataset_json
+        Which classes are scored: see :func:`label_set`.
     metrics : str or sequence of str, optional
         ``"dice,hd95"``, ``"all"``, ``"surface"`` or a list; default the overlap set.
     alpha, beta, smooth, empty, tolerance_mm, percentile, spacing_mm, inf_distance
         See :class:`ScoreSettings`; ``spacing_mm`` and ``inf_distance`` also
         take their command-line text.
-    dataset_json : path, optional
-        An nnU-Net ``dataset.json`` found beside the ground truth: its names
-        and regions, unless ``label_names`` is given (which wins).
 
     Returns
     -------
@@ -280,27 +383,8 @@ def build_settings(
     >>> s.spec.labels, s.spec.names, s.spec.regions, s.spacing_mm
     ((1, 2), {1: 'liver'}, (('both', (1, 2)),), (1.0, 1.0, 2.0))
     """
-    names: dict[int, str] = {}
-    file_regions: list[tuple[str, tuple[int, ...]]] = []
-    source = label_names if label_names is not None else dataset_json
-    if isinstance(source, Mapping):
-        names.update({int(k): str(v) for k, v in source.items()})
-    elif source is not None:
-        read_names, read_regions = read_label_names(source)
-        names.update(read_names)
-        file_regions.extend(read_regions)
-    label_tuple, given_names = _labels(labels)
-    names.update(given_names)
-    merged: dict[str, tuple[int, ...]] = {}
-    for name, members in [*file_regions, *_regions(regions)]:
-        merged[name] = members  # a region given as an option overrides the file's
-    spec = LabelSpec(
-        labels=label_tuple,
-        names=names,
-        regions=tuple(merged.items()),
-        ignore_label=int(ignore_label) if ignore_label is not None else None,
-        include_background=bool(include_background),
-    )
+    spec = label_set(labels=labels, label_names=label_names, regions=regions, ignore_label=ignore_label,
+                     include_background=include_background, dataset_json=dataset_json)
     return ScoreSettings(
         spec=spec,
         metrics=parse_metrics(metrics),

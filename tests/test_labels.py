@@ -192,5 +192,5 @@ def test_resolve_names_and_regions() -> None:
     assert spec.resolve([0])[-1].is_region
     assert spec.to_dict() == {
         "labels": [1, 2], "label_names": {"1": "liver"}, "regions": {"WT": [1, 2, 3]},
-        "ignore_label": None, "include_background": False,
+        "ignore_label": None, "include_background": False, "label_map": None,
     }

@@ -22,6 +22,7 @@ from segeval.batch.journal import (
 from segeval.batch.pairing import (
     MISSING_POLICIES,
     Pairing,
+    argument_order_warnings,
     find_dataset_json,
     pair_cases,
     read_pairs_csv,
@@ -42,6 +43,7 @@ __all__ = [
     "CaseTask",
     "Pairing",
     "ResultStream",
+    "argument_order_warnings",
     "available_cores",
     "find_dataset_json",
     "journal_path",

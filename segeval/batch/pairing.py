@@ -10,15 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from segeval.errors import InputError, OptionError
 from segeval.io import case_id, volume_suffix
+from segeval.labels import find_dataset_json
 from segeval.records import CaseTask
 
-__all__ = ["MISSING_POLICIES", "CaseTask", "Pairing", "check_missing", "find_dataset_json", "pair_cases",
-           "read_pairs_csv"]
+__all__ = ["MISSING_POLICIES", "CaseTask", "Pairing", "argument_order_warnings", "check_missing",
+           "find_dataset_json", "pair_cases", "read_pairs_csv"]
 
 #: What ``--missing`` may say a GT case without a prediction becomes.
 MISSING_POLICIES: tuple[str, ...] = ("error", "zero", "skip")
@@ -203,10 +205,28 @@ def read_pairs_csv(path: str | os.PathLike[str]) -> Pairing:
     )
 
 
-def find_dataset_json(gt_dir: str | os.PathLike[str]) -> Path | None:
-    """The nnU-Net ``dataset.json`` of a GT folder: in it, or beside it (``labelsTs/`` next to it)."""
-    folder = Path(gt_dir)
-    for candidate in (folder / "dataset.json", folder.parent / "dataset.json"):
-        if candidate.is_file():
-            return candidate
-    return None
+#: Files nnU-Net writes into a folder of predictions.
+_NNUNET_PREDICTION_FILES = ("plans.json", "predict_from_raw_data_args.json")
+_LABEL_FOLDER = re.compile(r"^(labelsT[rs]|gt.*|ground.?truth.*|labels?)$", re.IGNORECASE)
+
+
+def argument_order_warnings(pred_dir: str | os.PathLike[str] | None,
+                            gt_dir: str | os.PathLike[str] | None) -> list[str]:
+    """A line each when the two folders look swapped (nnU-Net's tools take the GT folder first).
+
+    The folder given as GT holds nnU-Net's prediction files (``plans.json``,
+    ``predict_from_raw_data_args.json``), or the folder given as predictions
+    is named like labels (``labelsTs``, ``labelsTr``, ``gt*``).
+    """
+    if pred_dir is None or gt_dir is None:
+        return []
+    out = []
+    held = [f for f in _NNUNET_PREDICTION_FILES if (Path(gt_dir) / f).is_file()]
+    if held:
+        out.append(f"GT folder {gt_dir} holds nnU-Net's prediction files ({', '.join(held)}): are the folders "
+                   "swapped? segeval takes PRED_DIR first, then GT_DIR")
+    name = Path(pred_dir).resolve().name
+    if _LABEL_FOLDER.match(name):
+        out.append(f"prediction folder {pred_dir} is named like ground truth ({name}): are the folders swapped? "
+                   "segeval takes PRED_DIR first, then GT_DIR")
+    return out

@@ -36,6 +36,7 @@ from segeval.backends import Backend
 from segeval.batch.journal import STREAMED_FORMATS, ResultStream, journal_path, load_finished
 from segeval.batch.pool import run_batch
 from segeval.records import CaseResult, CaseTask
+from segeval.scoring import complete_label_set, report_settings
 from segeval.settings import ScoreSettings
 from segeval.summary import Report
 
@@ -112,7 +113,9 @@ def run_resumable(
     Returns
     -------
     Report
-        Every case, kept and scored, sorted by case id.
+        Every case, kept and scored, sorted by case id, each with a row for
+        every label of the run's label set
+        (:func:`segeval.scoring.complete_label_set`).
 
     Raises
     ------
@@ -158,7 +161,9 @@ def run_resumable(
             stream.close()
             kept_in = stream.output if fmt in STREAMED_FORMATS else stream.journal
         raise BatchInterrupted(len(results) - len(kept), len(todo), len(results), kept_in) from None
-    report = Report(settings=settings_dict, cases=sorted(results.values(), key=lambda c: c.case))
+    cases = sorted(results.values(), key=lambda c: c.case)
+    complete_label_set(cases, settings)
+    report = Report(settings=report_settings(settings, cases), cases=cases)
     if stream is not None:
         stream.finish(report)
     return report

@@ -119,6 +119,7 @@ def batch_command(
     from segeval.batch import (
         MISSING_POLICIES,
         BatchInterrupted,
+        argument_order_warnings,
         find_dataset_json,
         pair_cases,
         read_pairs_csv,
@@ -146,7 +147,7 @@ def batch_command(
         if pattern is not None:
             raise OptionError("--pattern chooses files in PRED_DIR and GT_DIR; with --pairs, list the files there")
         pairing = read_pairs_csv(pairs)
-        dataset_json = None
+        dataset_json = find_dataset_json(pairs)
     else:
         if pred_dir is None or gt_dir is None:
             raise OptionError("give PRED_DIR and GT_DIR (two folders), or --pairs FILE")
@@ -166,11 +167,9 @@ def batch_command(
     checks = gate_checks(fail_under, config)
     backend = get_backend(device)
     if not quiet:
-        _report_pairing(pairing, missing, dataset_json)
-        ignore = [k for k, v in settings.spec.names.items() if v.strip().lower() == "ignore"]
-        if ignore and ignore_label is None and dataset_json is not None:
-            warn(f"{dataset_json} names label {ignore[0]} 'ignore', which nnU-Net leaves out of every count; "
-                 f"give --ignore-label {ignore[0]} to do the same")
+        _report_pairing(pairing, missing, dataset_json, settings)
+        for line in argument_order_warnings(pred_dir, gt_dir):
+            warn(line)
 
     # The numbers: scored here, or kept from the run being resumed. This process
     # scores the cases itself with --jobs 1: let it reuse freed volumes.
@@ -205,6 +204,10 @@ def batch_command(
 
         write_atomic(nnunet_summary, to_nnunet_json(report_nnunet_summary(report)), option="--nnunet-summary")
     _report_problems(report, quiet)
+    from segeval.scoring import label_set_warnings
+
+    for line in label_set_warnings(report.cases, settings):
+        warn(line, quiet=quiet)
 
     code = 3 if any(c.error is not None for c in report.cases) else 0
     if checks and judge_inline(report, checks, quiet) != 0:
@@ -252,7 +255,7 @@ def _nothing_paired(pairing: Pairing, pred_dir: Path | None, gt_dir: Path | None
     )
 
 
-def _report_pairing(pairing: Pairing, missing: str, dataset_json: Path | None) -> None:
+def _report_pairing(pairing: Pairing, missing: str, dataset_json: Path | None, settings: Any) -> None:
     """Before any scoring: how many cases pair up, and what does not."""
     n = len(pairing.matched)
     sys.stderr.write(f"segeval: {n} case{'s' if n != 1 else ''} paired by case id\n")
@@ -270,7 +273,13 @@ def _report_pairing(pairing: Pairing, missing: str, dataset_json: Path | None) -
         k = len(pairing.shadowed)
         warn(f"{k} file{'s' if k != 1 else ''} left out beside an image with the same case id "
              f"(e.g. nnU-Net probabilities): {_ids([Path(p).name for p in pairing.shadowed])}")
-    if dataset_json is not None:
+    spec = settings.spec
+    if spec.label_map is not None:
+        what = (f"{len(spec.regions)} regions" if spec.labels == () and spec.regions
+                else f"{len(spec.labels or ())} labels" + (f" and {len(spec.regions)} regions" if spec.regions else ""))
+        ignore = f", ignore label {spec.ignore_label}" if spec.ignore_label is not None else ""
+        sys.stderr.write(f"segeval: scoring the {what} of {spec.label_map}{ignore}\n")
+    elif dataset_json is not None:
         sys.stderr.write(f"segeval: label names from {dataset_json}\n")
 
 

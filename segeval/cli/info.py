@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,11 @@ def info_command(
     debug: DebugOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
-    """Shape, dtype, spacing, orientation, origin and label census (voxels, ml) of volumes."""
+    """Shape, dtype, spacing, orientation, origin and label census (voxels, ml) of volumes.
+
+    A dataset.json beside or above a file names its labels and says which
+    values it does not declare.
+    """
     from segeval.errors import OptionError
     from segeval.info import describe
     from segeval.io import read_volume
@@ -30,7 +34,7 @@ def info_command(
     if fmt not in ("table", "json"):
         raise OptionError(f"--format: expected table or json; got {fmt!r}")
     sp = parse_spacing(spacing)
-    descs = [describe(read_volume(f, spacing_mm=sp)) for f in files]
+    descs = [describe(read_volume(f, spacing_mm=sp), label_map=_label_map(f)) for f in files]
     if fmt == "json":
         typer.echo(json.dumps(jsonable(descs), indent=2, allow_nan=False))
         return 0
@@ -44,3 +48,10 @@ def info_command(
         else:
             console.print(f"  soft values in [{d.get('min')}, {d.get('max')}]; no label census")
     return 0
+
+
+def _label_map(path: Path) -> Any:
+    from segeval.labels import find_dataset_json, read_label_map
+
+    found = find_dataset_json(path)
+    return read_label_map(found) if found is not None else None

@@ -74,7 +74,8 @@ def score_command(
     a --fail-under bar is not met, 2 on bad input.
     """
     from segeval.report.writers import render, write_atomic
-    from segeval.scoring import score
+    from segeval.scoring import label_set_warnings, score
+    from segeval.settings import ScoreSettings
 
     out_fmt = output_format(fmt, output)
     checks = gate_checks(fail_under, config)
@@ -86,6 +87,8 @@ def score_command(
     )
     for note in report.cases[0].notes:
         warn(f"{gt}: {note}", quiet=quiet)
+    for line in label_set_warnings(report.cases, ScoreSettings.from_dict(report.settings)):
+        warn(line, quiet=quiet)
     if output is not None:
         write_atomic(output, render(report, out_fmt))
     if out_fmt == "table" or output is not None:

@@ -184,6 +184,19 @@ def _range(flat: np.ndarray, name: str) -> tuple[int, int] | None:
     return int(lo), int(hi)
 
 
+#: More distinct values than this, negative ones among them, is an image, not a label map.
+_MAX_IMAGE_LIKE = 255
+
+
+def _check_not_an_image(values: np.ndarray, name: str) -> None:
+    """Refuse intensities given as labels (a CT in imagesTs/): negative values and over 255 distinct ones."""
+    if values.size > _MAX_IMAGE_LIKE and values.size and int(values.min()) < 0:
+        raise InputError(
+            f"{name}: {values.size} distinct values from {int(values.min())} to {int(values.max())}: this looks "
+            "like an image (intensities), not a label map; give the label files (e.g. labelsTs/, not imagesTs/)"
+        )
+
+
 def _codes(flat: np.ndarray, name: str) -> _Codes | None:
     """Build the code mapping of a flat array; None when its value range is too wide for a table."""
     data = _raw(flat)
@@ -197,6 +210,7 @@ def _codes(flat: np.ndarray, name: str) -> _Codes | None:
         lut = np.full(1 << 16, -1, dtype=np.int64)
         lut[present] = np.arange(present.size)
         values = present.astype(np.uint16).view(dtype).astype(np.int64)
+        _check_not_an_image(values, name)
         return _Codes(data, lut, 0, values)
     span = _range(flat, name)
     if span is None:
@@ -207,6 +221,7 @@ def _codes(flat: np.ndarray, name: str) -> _Codes | None:
     present = np.flatnonzero(_presence(flat, lo, hi - lo + 1))
     lut = np.full(hi - lo + 1, -1, dtype=np.int64)
     lut[present] = np.arange(present.size)
+    _check_not_an_image(present.astype(np.int64) + lo, name)
     return _Codes(flat, lut, lo, present.astype(np.int64) + lo)
 
 
@@ -220,9 +235,12 @@ def _joint_sparse(gt: np.ndarray, pred: np.ndarray, name_gt: str, name_pred: str
                 if not (np.all(np.isfinite(c)) and np.all(c == np.floor(c))):
                     raise InputError(f"{name}: label values must be whole numbers; found NaN, inf or a fraction")
     values = np.zeros(0, dtype=np.int64)
-    for arr in (gt, pred):
+    for arr, name in ((gt, name_gt), (pred, name_pred)):
+        own = np.zeros(0, dtype=np.int64)
         for lo in range(0, arr.size, chunk):
-            values = np.union1d(values, np.unique(arr[lo : lo + chunk]).astype(np.int64))
+            own = np.union1d(own, np.unique(arr[lo : lo + chunk]).astype(np.int64))
+        _check_not_an_image(own, name)
+        values = np.union1d(values, own)
     k = values.size
     if k * k > _MAX_HIST * 4:
         raise InputError(

@@ -96,7 +96,9 @@ def _specificity(c: Counts) -> Array:
     if c.tn is None:
         raise OptionError("specificity needs true-negative counts (tn)")
     tn = c.xp.astype(c.tn, c.xp.float64)
-    return c.ratio(tn, tn + c.fp)
+    den = tn + c.fp
+    # No negatives at all (a class filling the image): undefined, as MONAI and Metrics Reloaded say.
+    return c.xp.where(den == 0, c.xp.full_like(den, float("nan")), c.ratio(tn, den))
 
 
 def _volume_similarity(c: Counts) -> Array:
@@ -160,7 +162,9 @@ def overlap_from_counts(
     ``recall = TP / (TP + FN)``, ``specificity = TN / (TN + FP)``,
     ``volume_similarity = 1 - |FP - FN| / (2TP + FP + FN)``.
     A zero denominator gives the ``empty`` value when both masks are empty and 0
-    otherwise (so a false-positive class scores 0, never NaN).
+    otherwise (so a false-positive class scores 0, never NaN); specificity
+    with TN + FP = 0 (no negative voxel: the class fills the image) is NaN,
+    undefined, whatever ``empty`` says.
 
     References
     ----------

@@ -87,7 +87,7 @@ _SPECS = (
     MetricSpec("vol_pred_ml", "volume", "ml", None, "Pred ml", "predicted volume (TP + FP) in ml"),
     MetricSpec("vol_gt_ml", "volume", "ml", None, "GT ml", "ground-truth volume (TP + FN) in ml"),
     _surface("hd", "mm", False, "HD", "Hausdorff distance: max of the two directed maxima", surface.hausdorff),
-    _surface("hd95", "mm", False, "HD95", "max of the two directed 95th percentiles (MONAI, DeepMind)",
+    _surface("hd95", "mm", False, "HD95", "max of the two directed 95th percentiles (MONAI, Metrics Reloaded)",
              surface.hausdorff_percentile),
     _surface("hd95_pooled", "mm", False, "HD95p", "95th percentile of both directions pooled (MedPy)",
              surface.hausdorff_percentile),

@@ -8,7 +8,7 @@ boundary voxel sets and perc the linearly interpolated percentile (NumPy's
 default):
 
 * hd = max(max d_PG, max d_GP)
-* hd95 = max(perc(d_PG, q), perc(d_GP, q)) (MONAI, DeepMind, Metrics Reloaded)
+* hd95 = max(perc(d_PG, q), perc(d_GP, q)) (MONAI, Metrics Reloaded; DeepMind's definition on its own boundary)
 * hd95_pooled = perc(d_PG ∪ d_GP, q) (MedPy ``hd95``, seg-metrics)
 * assd = mean(d_PG ∪ d_GP) (MedPy ``assd``, MONAI ``symmetric=True``)
 * masd = (mean d_PG + mean d_GP) / 2 (Metrics Reloaded's MASD)
@@ -377,7 +377,7 @@ def hausdorff_percentile(
     percentile : float, default 95.0
         q in (0, 100]; linear interpolation (NumPy's default).
     pooled : bool, default False
-        False: max(perc(d_PG, q), perc(d_GP, q)) (MONAI, DeepMind, Metrics
+        False: max(perc(d_PG, q), perc(d_GP, q)) (MONAI, Metrics
         Reloaded). True: perc(d_PG ∪ d_GP, q) (MedPy ``hd95``, seg-metrics).
 
     Returns

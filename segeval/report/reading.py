@@ -246,6 +246,8 @@ def _case_from_dict(source: str, index: int, c: Any) -> CaseResult:
         error=" ".join(str(error).split()) if error else None,
         generalized_dice=_number(c.get("generalized_dice"), f"{source}: case {cid}, generalized_dice"),
         notes=list(c.get("notes") or []),
+        voxels=int(c["voxels"]) if isinstance(c.get("voxels"), int) else None,
+        unscored=[int(v) for v in c.get("unscored_labels") or [] if isinstance(v, int)],
     )
 
 

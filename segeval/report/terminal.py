@@ -92,11 +92,17 @@ def info_table(desc: dict[str, Any]) -> Table:
     """The label census of one volume (from :func:`segeval.info.describe`)."""
     table = Table(title=str(desc.get("path", "")), title_justify="left", show_edge=False, box=None,
                   header_style="bold")
+    named = "label_map" in desc
     table.add_column("Label", justify="right")
+    if named:
+        table.add_column("Name")
     table.add_column("Voxels", justify="right")
     table.add_column("ml", justify="right")
     for row in desc.get("census") or []:
-        table.add_row(str(row["label"]), f"{row['voxels']:,}", f"{row['ml']:.2f}")
+        name: list[Any] = []
+        if named:
+            name = [row.get("name") or "" if row.get("declared", True) else Text("not in the label map", style="red")]
+        table.add_row(str(row["label"]), *name, f"{row['voxels']:,}", fmt_number(row["ml"], 2))
     return table
 
 

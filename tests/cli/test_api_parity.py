@@ -101,10 +101,10 @@ def test_spacing_override_replaces_a_file_header_everywhere(case: tuple[Path, Pa
     assert [r["hd"] for r in forced.labels] == [r["hd"] for r in arrays.labels]
     assert [r["hd"] for r in forced.labels] != [r["hd"] for r in header.labels]
     assert [r["vol_gt_ml"] for r in forced.labels] == [r["vol_gt_ml"] for r in arrays.labels]
-    assert any("--spacing replaces" in n for n in forced.notes) and not arrays.notes
+    assert any("--spacing (1, 1, 1) mm replaces the voxel spacing the file header gives, (0.8, 0.7, 2.5) mm" in n for n in forced.notes) and not arrays.notes
     cli = CliRunner().invoke(app, ["score", str(pred), str(gt), "--metrics", "dice,hd", "--spacing", "1,1,1",
                                    "--format", "json"])
-    assert cli.exit_code == 0 and "--spacing replaces the voxel spacing" in cli.stderr
+    assert cli.exit_code == 0 and "--spacing (1, 1, 1) mm replaces the voxel spacing the file header gives" in cli.stderr
     from_cli = [r["hd"] for r in json.loads(cli.stdout)["cases"][0]["labels"]]
     assert from_cli == [r["hd"] for r in _numbers(forced.labels)]
 

@@ -74,7 +74,8 @@ def test_missing_modes(scenario: dict[str, Any], missing: str, n_cases: int, n_f
     assert len(cases) == n_cases and len(failed) == n_failed
     if missing == "zero":
         case_06 = [row.split(",") for row in rows if row.startswith("case_06,")]
-        assert [row[3] for row in case_06] == ["0", "0"]  # Dice of an empty prediction
+        # Dice of an empty prediction, and NaN for the label only other cases have (absent from both)
+        assert [row[3] for row in case_06] == ["0", "0", ""]
 
 
 def test_skip_with_only_good_cases_exits_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +125,7 @@ def test_table_summary_and_worst_cases_on_stdout(tmp_path: Path, monkeypatch: py
         assert word in out, word
     worst = out.split("Worst cases by macro Dice")[1]
     assert len([line for line in worst.splitlines() if line.startswith("case_")]) == 5
-    assert f"label names from {gt_dir / 'dataset.json'}" in r.stderr
+    assert f"scoring the 3 labels of {gt_dir / 'dataset.json'}" in r.stderr
 
 
 @pytest.mark.parametrize("ext", ["csv", "json", "md"])

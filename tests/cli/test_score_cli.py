@@ -204,7 +204,7 @@ def _report():
 
     pred, gt = case_arrays()
     return segeval.score(pred, gt, spacing_mm=(0.8, 0.8, 2.0),
-                         label_names={1: "liver", 2: "spleen"},
+                         label_names={1: "liver", 2: "spleen", 3: "tumour"},
                          metrics="dice,iou,tversky,precision,recall,specificity,volume_similarity,hd95,nsd")
 
 

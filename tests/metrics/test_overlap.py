@@ -479,14 +479,17 @@ def test_property_bounds(pair: tuple[np.ndarray, np.ndarray], alpha: float, beta
     pred, gt = pair
     m = _metrics(pred, gt, LABELS, alpha, beta, empty)
     both_empty = (m["tp"] + m["fp"] + m["fn"]) == 0
+    no_negatives = (m["tn"] + m["fp"]) == 0  # the class fills the image: specificity is undefined
     for name in BOUNDED:
         v = m[name]
         finite = v[~np.isnan(v)]
         assert np.all((finite >= 0) & (finite <= 1)), name
+        undefined = no_negatives if name == "specificity" else np.zeros_like(no_negatives)
         if empty != "nan":
-            assert not np.isnan(v).any(), name
+            assert not np.isnan(v[~undefined]).any(), name
         else:
-            assert np.all(both_empty[np.isnan(v)]), f"{name}: NaN only when both are empty"
+            assert np.all((both_empty | undefined)[np.isnan(v)]), f"{name}: NaN only when both are empty"
+    assert np.all(np.isnan(m["specificity"][no_negatives]))
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,13 +9,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from segeval.batch import CaseTask, run_batch
+from segeval.cli import app
 from segeval.io import write_volume
 from segeval.records import CaseResult
 from segeval.report.nnunet import nnunet_summary, to_nnunet_json
 from segeval.settings import ScoreSettings
 from tests.batch._data import SPACING, case_pair
+from tests.cli.conftest import GOLDEN
+from tests.report.nnunet_data import DATASETS, compare
 
 
 def _nnunet_oracle(pairs: list[tuple[np.ndarray, np.ndarray, str, str]], keys: list[Any]) -> dict[str, Any]:
@@ -101,3 +105,27 @@ def test_nnunet_summary_leaves_failed_cases_out() -> None:
     bad = CaseResult(case="b", pred="q", gt="h", error="ReadError: corrupt")
     data = nnunet_summary([ok, bad])
     assert [c["reference_file"] for c in data["metric_per_case"]] == ["g"]
+
+
+# --------------------------------------------------------------------------- against nnU-Net itself
+
+@pytest.mark.parametrize("dataset", sorted(DATASETS))
+def test_nnunet_summary_equals_nnunet_evaluation(tmp_path: Path, dataset: str) -> None:
+    """``batch PRED GT --nnunet-summary`` with no other flag gives nnU-Net's own summary.json.
+
+    The expected files are what nnU-Net v2's ``compute_metrics_on_folder`` wrote
+    for these datasets (``python benchmarks/compare_nnunet.py --update``). The one
+    documented difference: nnU-Net's foreground mean is NaN when a class is NaN
+    in every case (pancreas, declared and absent everywhere); segeval leaves it out.
+    """
+    root = DATASETS[dataset](tmp_path / dataset)
+    out = tmp_path / "summary.json"
+    result = CliRunner().invoke(app, ["batch", str(root / "predictions"), str(root / "labelsTs"),
+                                      "--nnunet-summary", str(out), "-q", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    theirs = json.loads((GOLDEN / "nnunet" / f"{dataset}.json").read_text())
+    n, diffs, documented = compare(json.loads(out.read_text()), theirs)
+    assert n == {"labels": 152, "regions": 128}[dataset]
+    assert diffs == []
+    expected = ["foreground_mean Dice", "foreground_mean IoU"] if dataset == "labels" else []
+    assert [d.split(":")[0] for d in documented] == expected
