@@ -4,11 +4,10 @@ Builds the two datasets of ``tests/report/nnunet_data.py`` (a label dataset
 with an ignore label, a stray label and a declared-but-absent label; a
 BraTS-style region dataset), evaluates each with nnU-Net (in a separate
 virtual environment that has ``nnunetv2``: ``--peers-python``, default
-``/work/peers-venv/bin/python`` or ``$SEGEVAL_PEERS_PYTHON``) exactly as
-``nnUNetv2_evaluate_folder`` does (its ``LabelManager`` reads ``dataset.json``;
-``compute_metrics_on_folder`` scores its foreground labels or regions with
-its ignore label), runs ``segeval batch PRED GT --nnunet-summary`` with no
-other flag, and compares every number of the two ``summary.json`` files.
+``/work/peers-venv/bin/python`` or ``$SEGEVAL_PEERS_PYTHON``) with its own
+command, ``nnUNetv2_evaluate_folder``, runs ``segeval batch PRED GT
+--nnunet-summary`` with no other flag, and compares every number of the two
+``summary.json`` files.
 
 Usage::
 
@@ -33,28 +32,22 @@ from tests.report.nnunet_data import DATASETS, compare
 
 GOLDEN = ROOT / "tests" / "golden" / "nnunet"
 
-NNUNET = """
-import json, sys
-from batchgenerators.utilities.file_and_folder_operations import load_json
-from nnunetv2.evaluation.evaluate_predictions import compute_metrics_on_folder
-from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
-from nnunetv2.utilities.label_handling.label_handling import LabelManager
-gt, pred, dataset_json, out = sys.argv[1:5]
-dj = load_json(dataset_json)
-lm = LabelManager(dj["labels"], dj.get("regions_class_order"))
-compute_metrics_on_folder(gt, pred, out, SimpleITKIO(), dj["file_ending"],
-                          lm.foreground_regions if lm.has_regions else lm.foreground_labels,
-                          lm.ignore_label, num_processes=1)
-"""
-
-
 def _peers_python(given: str | None) -> str:
     return given or os.environ.get("SEGEVAL_PEERS_PYTHON", "/work/peers-venv/bin/python")
 
 
 def run_nnunet(root: Path, out: Path, python: str) -> None:
-    subprocess.run([python, "-c", NNUNET, str(root / "labelsTs"), str(root / "predictions"),
-                    str(root / "dataset.json"), str(out)], check=True, capture_output=True, text=True)
+    """``nnUNetv2_evaluate_folder GT PRED -djfile dataset.json -pfile plans.json`` (nnU-Net's own command).
+
+    The plans only choose the label manager class; an empty plans file gives
+    nnU-Net's default ``LabelManager``, as a dataset trained with default plans has.
+    """
+    plans = root.parent / f"{root.name}_plans.json"
+    plans.write_text("{}")
+    command = Path(python).parent / "nnUNetv2_evaluate_folder"
+    subprocess.run([str(command), str(root / "labelsTs"), str(root / "predictions"), "-djfile",
+                    str(root / "dataset.json"), "-pfile", str(plans), "-o", str(out), "-np", "1"],
+                   check=True, capture_output=True, text=True)
 
 
 def run_segeval(root: Path, out: Path) -> None:

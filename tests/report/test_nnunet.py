@@ -113,7 +113,7 @@ def test_nnunet_summary_leaves_failed_cases_out() -> None:
 def test_nnunet_summary_equals_nnunet_evaluation(tmp_path: Path, dataset: str) -> None:
     """``batch PRED GT --nnunet-summary`` with no other flag gives nnU-Net's own summary.json.
 
-    The expected files are what nnU-Net v2's ``compute_metrics_on_folder`` wrote
+    The expected files are what nnU-Net v2's ``nnUNetv2_evaluate_folder`` wrote
     for these datasets (``python benchmarks/compare_nnunet.py --update``). The one
     documented difference: nnU-Net's foreground mean is NaN when a class is NaN
     in every case (pancreas, declared and absent everywhere); segeval leaves it out.
