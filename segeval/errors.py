@@ -51,3 +51,15 @@ class ConfigError(SegevalError, ValueError):
 
 class MissingDependencyError(SegevalError, ImportError):
     """An optional dependency is needed for what was asked; the message gives the pip command."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal asked the run to stop (SIGTERM or SIGHUP, as a CI runner sends on cancel).
+
+    A ``KeyboardInterrupt``, so that every clean-stop path Ctrl-C takes is
+    taken; ``signum`` says which signal, for the exit code (128 + signum).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum

@@ -98,7 +98,7 @@ def score_case(
     settings = settings or ScoreSettings()
     backend = get_backend(device)
     spec = settings.spec
-    notes = []
+    notes = [*pred.meta.get("notes", ()), *gt.meta.get("notes", ())]
     if settings.spacing_mm is not None:
         header = gt.meta.get("file_spacing_mm", pred.meta.get("file_spacing_mm"))
         if header is not None:
@@ -307,6 +307,7 @@ def load_case(
     settings: ScoreSettings,
     *,
     resample_pred: bool = False,
+    allow_outside_data_files: bool = False,
 ) -> tuple[LabelVolume, LabelVolume]:
     """Read a case's two files onto one grid: the only place where files become a scored pair.
 
@@ -323,6 +324,9 @@ def load_case(
     resample_pred : bool
         Resample the prediction onto the GT grid (nearest neighbour) instead
         of refusing a mismatch.
+    allow_outside_data_files : bool
+        Read the data files of detached MetaImage/NRRD headers wherever they
+        are (see :func:`segeval.io.read_volume`).
 
     Raises
     ------
@@ -333,13 +337,13 @@ def load_case(
     """
     from segeval.io import read_volume
 
-    gt_vol = read_volume(gt, spacing_mm=settings.spacing_mm)
+    gt_vol = read_volume(gt, spacing_mm=settings.spacing_mm, allow_outside_data_files=allow_outside_data_files)
     if pred is None:
         return LabelVolume(
             np.zeros(gt_vol.shape, dtype=np.uint8), gt_vol.spacing_mm, gt_vol.origin, gt_vol.direction,
             path=None, spacing_given=gt_vol.spacing_given,
         ), gt_vol
-    pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm)
+    pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm, allow_outside_data_files=allow_outside_data_files)
     if resample_pred:
         from segeval.io.itk import resample_to
 
@@ -362,7 +366,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 def score_task(
-    task: CaseTask, settings: ScoreSettings, *, resample_pred: bool = False, device: str | Backend = "cpu"
+    task: CaseTask, settings: ScoreSettings, *, resample_pred: bool = False, device: str | Backend = "cpu",
+    allow_outside_data_files: bool = False,
 ) -> CaseResult:
     """Read and score one case; never raises for a bad case (the result's ``error`` says why).
 
@@ -373,7 +378,8 @@ def score_task(
     if delay:
         time.sleep(float(delay))
     try:
-        pred, gt = load_case(task.pred, task.gt, settings, resample_pred=resample_pred)
+        pred, gt = load_case(task.pred, task.gt, settings, resample_pred=resample_pred,
+                             allow_outside_data_files=allow_outside_data_files)
         result = score_case(pred, gt, settings, case=task.case, device=device)
     except Exception as exc:  # noqa: BLE001 - a bad case is recorded, the batch goes on
         return CaseResult(case=task.case, pred=task.pred, gt=task.gt, error=describe_error(exc))
@@ -403,6 +409,7 @@ def score(
     check_geometry: bool = True,
     resample_pred: bool = False,
     device: str = "cpu",
+    allow_outside_data_files: bool = False,
 ) -> Report:
     """Score a prediction against a ground truth: paths or arrays in, a report out.
 
@@ -437,6 +444,8 @@ def score(
         Refuse file pairs whose spacing, origin or direction differ.
     resample_pred : bool
         Resample a prediction file onto the GT grid instead of refusing a mismatch.
+    allow_outside_data_files : bool
+        Read a detached MetaImage/NRRD header's data files outside its folder.
     device : {"cpu", "gpu", "auto"}
         Where to compute; ``"gpu"`` needs CuPy and a CUDA device, ``"auto"`` uses
         one when present.
@@ -463,19 +472,21 @@ def score(
     )
     backend = get_backend(device)
     if _is_path(pred) and _is_path(gt) and check_geometry:
-        pred_vol, gt_vol = load_case(pred, gt, settings, resample_pred=resample_pred)
+        pred_vol, gt_vol = load_case(pred, gt, settings, resample_pred=resample_pred,
+                                     allow_outside_data_files=allow_outside_data_files)
     else:
         pred_vol = _as_volume(pred, settings)
         gt_vol = _as_volume(gt, settings)
         if pred_vol.shape != gt_vol.shape:
             raise GeometryMismatchError(f"pred and gt shapes differ: pred {pred_vol.shape} vs gt {gt_vol.shape}")
     result = score_case(pred_vol, gt_vol, settings, device=backend)
-    return Report(settings=report_settings(settings, [result]), cases=[result])
+    return Report(settings=report_settings(settings, [result], resample_pred=bool(resample_pred)), cases=[result])
 
 
-def report_settings(settings: ScoreSettings, cases: Sequence[CaseResult]) -> dict[str, Any]:
-    """The settings a finished report records: the options, and the values left unscored."""
-    out = settings.to_dict()
+def report_settings(settings: ScoreSettings, cases: Sequence[CaseResult], **run_options: Any) -> dict[str, Any]:
+    """The settings a finished report records: the options (with those of the run, such as
+    ``missing`` and ``resample_pred``), and the values left unscored."""
+    out = {**settings.to_dict(), **run_options}
     unscored = unscored_values(cases)
     if unscored:
         out["unscored_labels"] = unscored

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segeval.metrics.registry", "segeval.metrics"),
     # volumes and files, label sets, settings
     ("segeval.volume", "segeval.labels"),
-    ("segeval.io._content", "segeval.io", "segeval.io.nifti", "segeval.io.itk", "segeval.io.npy",
+    ("segeval.io._content", "segeval.io._gzip", "segeval.io", "segeval.io.nifti", "segeval.io.itk", "segeval.io.npy",
      "segeval.settings"),
     # one case, and statistics over cases
     ("segeval.summary", "segeval.scoring", "segeval.info"),
@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the command line, and the public API at the top
     ("segeval.cli._app", "segeval.cli._common", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",
      "segeval.cli.batch", "segeval.cli"),
-    ("segeval",),
+    ("segeval", "segeval.__main__"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 

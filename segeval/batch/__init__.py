@@ -28,7 +28,7 @@ from segeval.batch.pairing import (
     read_pairs_csv,
 )
 from segeval.batch.pool import MISSING_MESSAGE, WORKER_DIED, BatchRun, available_cores, run_batch
-from segeval.batch.run import BatchInterrupted, run_resumable
+from segeval.batch.run import BatchInterrupted, run_resumable, run_settings
 from segeval.records import CaseTask
 from segeval.scoring import score_task
 
@@ -52,5 +52,6 @@ __all__ = [
     "read_pairs_csv",
     "run_batch",
     "run_resumable",
+    "run_settings",
     "score_task",
 ]

@@ -9,8 +9,7 @@ reader (:mod:`segeval.report.reading`), refusing a run made with other settings.
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 import json
 import os
 import time
@@ -19,10 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from segeval._version import __version__
-from segeval.errors import ReportError
+from segeval.errors import OutputError, ReportError
 from segeval.records import CaseResult, jsonable
 from segeval.report.reading import JOURNAL_KEY, ReadReport, read_report
-from segeval.report.writers import jsonl_header, jsonl_line, render, to_csv, write_atomic
+from segeval.report.writers import (
+    is_stream,
+    jsonl_header,
+    jsonl_line,
+    remove_leftovers,
+    render,
+    to_csv,
+    write_atomic,
+)
 from segeval.summary import Report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +66,11 @@ class ResultStream:
     fsynced at most every ``fsync_interval_s`` (a lost machine loses at most that).
     :meth:`finish` writes the whole output atomically and removes the journal.
 
+    An output that is a FIFO or a character device (``-o /dev/stdout``) gets
+    no journal and no streaming: nothing but the named output is written, at
+    the end. Temporary files that a killed earlier write left beside the
+    output or the journal are removed.
+
     Parameters
     ----------
     output : path
@@ -69,6 +81,11 @@ class ResultStream:
         ``ScoreSettings.to_dict()``: recorded in the journal, checked by ``--resume``.
     kept : sequence of CaseResult
         Cases kept from an earlier run (``--resume``), written first.
+
+    Raises
+    ------
+    OutputError
+        A write fails (a full disk): the message names the file and the cause.
     """
 
     def __init__(
@@ -85,33 +102,55 @@ class ResultStream:
         self.settings = settings
         self.journal = journal_path(self.output)
         self._fsync_interval = fsync_interval_s
+        self._files: list[TextIO] = []
+        self.only_at_the_end = is_stream(self.output)
+        if self.only_at_the_end:
+            return
+        remove_leftovers(self.output)
+        remove_leftovers(self.journal)
         header = {JOURNAL_KEY: _JOURNAL_FORMAT, "segeval_version": __version__, "settings": settings}
         # Rewritten whole (atomically) rather than appended to: a half-written last
         # line from a killed run, or a case tried again, never survives into it.
         write_atomic(self.journal, jsonl_line(header) + "".join(jsonl_line(c.to_dict()) for c in kept),
                      option="the journal of -o")
-        self._files: list[TextIO] = [self.journal.open("a", encoding="utf-8")]
-        if fmt == "csv":
-            write_atomic(self.output, _csv_text(settings, kept, header=True))
-        elif fmt == "jsonl":
-            write_atomic(self.output, jsonl_header(settings) + "".join(jsonl_line(c.to_dict()) for c in kept))
-        if fmt in STREAMED_FORMATS:
-            self._files.append(self.output.open("a", encoding="utf-8", newline=""))
+        try:
+            self._files.append(self.journal.open("a", encoding="utf-8"))
+            if fmt == "csv":
+                write_atomic(self.output, _csv_text(settings, kept, header=True))
+            elif fmt == "jsonl":
+                write_atomic(self.output, jsonl_header(settings) + "".join(jsonl_line(c.to_dict()) for c in kept))
+            if fmt in STREAMED_FORMATS:
+                self._files.append(self.output.open("a", encoding="utf-8", newline=""))
+        except OSError as exc:
+            self.close()
+            raise OutputError(f"-o {self.output}: cannot write ({exc.strerror or exc})") from None
         self._last_sync = time.monotonic()
+
+    @property
+    def kept_in(self) -> Path | None:
+        """The file that holds every finished case so far (what ``--resume`` reads), if any."""
+        if self.only_at_the_end:
+            return None
+        return self.output if self.fmt in STREAMED_FORMATS else self.journal
 
     def add(self, result: CaseResult) -> None:
         """Append one finished case (journal first, then the CSV rows or the JSON line)."""
+        if self.only_at_the_end:
+            return
         line = jsonl_line(result.to_dict())
         texts = [line]
         if self.fmt == "csv":
             texts.append(_csv_text(self.settings, [result], header=False))
         elif self.fmt == "jsonl":
             texts.append(line)
-        for fh, text in zip(self._files, texts):
-            fh.write(text)
-            fh.flush()
-        if time.monotonic() - self._last_sync >= self._fsync_interval:
-            self._sync()
+        try:
+            for fh, text in zip(self._files, texts):
+                fh.write(text)
+                fh.flush()
+            if time.monotonic() - self._last_sync >= self._fsync_interval:
+                self._sync()
+        except OSError as exc:
+            raise OutputError(f"cannot write {fh.name} ({exc.strerror or exc})") from None
 
     def _sync(self) -> None:
         for fh in self._files:
@@ -120,18 +159,21 @@ class ResultStream:
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        """Flush, sync and close; the journal stays for ``--resume``."""
+        """Flush, sync and close; the journal stays for ``--resume``. Never raises (a full disk)."""
         for fh in self._files:
             if not fh.closed:
-                fh.flush()
-                os.fsync(fh.fileno())
-                fh.close()
+                with contextlib.suppress(OSError):
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                with contextlib.suppress(OSError):
+                    fh.close()
 
     def finish(self, report: Report) -> None:
         """Write the whole report to the output atomically, then remove the journal."""
         self.close()
         write_atomic(self.output, render(report, self.fmt))
-        self.journal.unlink(missing_ok=True)
+        if not self.only_at_the_end:
+            self.journal.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
@@ -182,36 +224,20 @@ def _read(path: Path, fmt: str) -> ReadReport:
     return read
 
 
-def _check_columns(read: ReadReport, settings: dict[str, Any], path: Path) -> None:
-    expected = next(csv.reader(io.StringIO(to_csv(Report(settings=settings, cases=[])))))
-    if read.columns != expected:
-        raise ReportError(
-            f"--resume: {path} has columns {','.join(read.columns)} but these options write "
-            f"{','.join(expected)}; give the same --metrics, or run without --resume to start over"
-        )
-
-
-def _with_members(cases: list[CaseResult], settings: dict[str, Any]) -> None:
-    """Put back the members of region records (a CSV holds the region's name only)."""
-    regions = settings.get("regions") or {}
-    for case in cases:
-        for r in case.labels:
-            if isinstance(r["label"], str) and r["label"] in regions and "members" not in r:
-                r["members"] = list(regions[r["label"]])
-
-
 def load_finished(output: str | os.PathLike[str], settings: dict[str, Any], *, fmt: str) -> list[CaseResult]:
     """The cases an earlier run already scored into ``output`` (for ``--resume``).
 
-    Reads the journal of an interrupted run, or else a finished CSV, JSON or
-    JSON Lines report. Failed cases are not returned (they are tried again),
-    and a case recorded twice counts once (the last record).
+    Reads the journal of an interrupted run, or else a finished JSON or JSON
+    Lines report (a finished CSV records no settings to check, and is
+    refused). Failed cases are not returned (they are tried again), and a
+    case recorded twice counts once (the last record).
 
     Raises
     ------
     ReportError
-        The earlier run used other settings (for a finished CSV, which holds no
-        settings: other metric columns), or its file cannot be read back.
+        The earlier run used other settings (every option that changes a
+        number or the set of cases: ``--missing`` and ``--resample-pred``
+        too), or its file cannot be read back.
     """
     out = Path(output)
     journal = journal_path(out)
@@ -225,12 +251,15 @@ def load_finished(output: str | os.PathLike[str], settings: dict[str, Any], *, f
             f"--resume: a finished {fmt} report ({out}) cannot be read back; "
             "write -o as .csv, .json or .jsonl to resume"
         )
+    elif fmt == "csv":
+        # A finished CSV records no settings, so nothing says it was scored as this run would be.
+        raise ReportError(
+            f"--resume: {out} is a finished CSV, which records no settings to check against this run's; "
+            "resume from a .json or .jsonl output, or run without --resume to start over"
+        )
     else:
         read = _read(out, fmt)
-        if fmt == "csv":
-            _check_columns(read, settings, out)
-            _with_members(read.cases, settings)
-        elif read.settings is None:
+        if read.settings is None:
             raise ReportError(f"--resume: {out} is not a segeval {_WHAT[fmt]}; run without --resume to start over")
         else:
             _check_settings(read.settings, settings, out)

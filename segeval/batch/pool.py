@@ -62,6 +62,7 @@ def run_batch(
     *,
     jobs: int | None = None,
     resample_pred: bool = False,
+    allow_outside_data_files: bool = False,
     missing: str = "error",
     on_result: Callable[[CaseResult], None] | None = None,
     device: str | Backend = "cpu",
@@ -80,6 +81,8 @@ def run_batch(
         that the machine is not oversubscribed.
     resample_pred : bool
         Resample predictions onto the GT grid instead of refusing a mismatch.
+    allow_outside_data_files : bool
+        Read detached MetaImage/NRRD headers' data files outside their folders.
     missing : {"error", "zero", "skip"}
         A task without a prediction: a failed case, scored as an empty
         prediction, or left out.
@@ -131,9 +134,11 @@ def run_batch(
         # does the counting, so parallel workers would only contend for it.
         n_jobs = 1
     if n_jobs == 1:
-        source = (score_task(t, settings, resample_pred=resample_pred, device=backend) for t in todo)
+        source = (score_task(t, settings, resample_pred=resample_pred, device=backend,
+                             allow_outside_data_files=allow_outside_data_files) for t in todo)
     else:
-        source = _PoolRun(todo, settings, jobs=n_jobs, resample_pred=resample_pred)
+        source = _PoolRun(todo, settings, jobs=n_jobs, resample_pred=resample_pred,
+                          allow_outside_data_files=allow_outside_data_files)
     return BatchRun(early, source, on_result)
 
 
@@ -243,7 +248,8 @@ class _PoolRun(Iterator[CaseResult]):
     at a time, so that a second death names the case that causes it.
     """
 
-    def __init__(self, tasks: Sequence[CaseTask], settings: ScoreSettings, *, jobs: int, resample_pred: bool) -> None:
+    def __init__(self, tasks: Sequence[CaseTask], settings: ScoreSettings, *, jobs: int, resample_pred: bool,
+                 allow_outside_data_files: bool = False) -> None:
         self._queue: deque[CaseTask] = deque(tasks)
         self._retry: deque[CaseTask] = deque()
         self._attempts: Counter[str] = Counter()
@@ -251,6 +257,7 @@ class _PoolRun(Iterator[CaseResult]):
         self._ready: deque[CaseResult] = deque()
         self._settings = settings
         self._resample = resample_pred
+        self._allow_outside = allow_outside_data_files
         self._jobs = jobs
         self._executor: Executor | None = self._new_executor()
         try:
@@ -276,7 +283,8 @@ class _PoolRun(Iterator[CaseResult]):
 
     def _submit(self, task: CaseTask) -> None:
         assert self._executor is not None
-        fut = self._executor.submit(score_task, task, self._settings, resample_pred=self._resample)
+        fut = self._executor.submit(score_task, task, self._settings, resample_pred=self._resample,
+                                    allow_outside_data_files=self._allow_outside)
         self._pending[fut] = task
 
     def _fill(self) -> None:

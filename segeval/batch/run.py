@@ -31,16 +31,18 @@ import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from segeval.backends import Backend
-from segeval.batch.journal import STREAMED_FORMATS, ResultStream, journal_path, load_finished
+from segeval.batch.journal import ResultStream, journal_path, load_finished
 from segeval.batch.pool import run_batch
+from segeval.errors import OutputError
 from segeval.records import CaseResult, CaseTask
 from segeval.scoring import complete_label_set, report_settings
 from segeval.settings import ScoreSettings
 from segeval.summary import Report
 
-__all__ = ["BatchInterrupted", "Progress", "run_resumable"]
+__all__ = ["BatchInterrupted", "Progress", "run_resumable", "run_settings"]
 
 #: Called with the number of cases to score once the workers run; gives what is
 #: called with each result (a progress bar: ``rich.progress`` in the CLI).
@@ -58,18 +60,27 @@ class BatchInterrupted(KeyboardInterrupt):
         Cases this run had to score.
     kept_in : Path or None
         The file holding every finished case (for ``--resume``); None without ``-o``.
+    signum : int
+        The signal that stopped it (2 for Ctrl-C, 15 for SIGTERM, 1 for SIGHUP).
     """
 
-    def __init__(self, scored: int, total: int, n_finished: int, kept_in: Path | None) -> None:
+    def __init__(self, scored: int, total: int, n_finished: int, kept_in: Path | None, signum: int = 2) -> None:
         self.scored = scored
         self.total = total
         self.kept_in = kept_in
+        self.signum = signum
         if kept_in is None:
             where = "nothing was saved (give -o FILE to keep results)"
         else:
             where = (f"the {n_finished} finished cases are in {kept_in}; run the same command with --resume "
                      "to score the rest")
         super().__init__(f"interrupted after {scored} of {total} cases; {where}")
+
+
+def run_settings(settings: ScoreSettings, *, missing: str = "error", resample_pred: bool = False) -> dict[str, Any]:
+    """What a batch records and ``--resume`` checks: every option that changes a number or the set of
+    cases (the settings, ``--missing`` and ``--resample-pred``)."""
+    return {**settings.to_dict(), "missing": missing, "resample_pred": bool(resample_pred)}
 
 
 def _no_progress(total: int) -> AbstractContextManager[Callable[[CaseResult], None]]:
@@ -85,6 +96,7 @@ def run_resumable(
     resume: bool = False,
     jobs: int | None = None,
     resample_pred: bool = False,
+    allow_outside_data_files: bool = False,
     missing: str = "error",
     device: str | Backend = "cpu",
     progress: Progress | None = None,
@@ -103,7 +115,7 @@ def run_resumable(
         The ``-o`` file (``fmt`` its format); without it nothing is written.
     resume : bool
         Keep the cases ``output`` (or its journal) already holds and score the rest.
-    jobs, resample_pred, missing, device
+    jobs, resample_pred, missing, device, allow_outside_data_files
         As :func:`segeval.batch.pool.run_batch`.
     progress : callable, optional
         See :data:`Progress`; started after the worker processes.
@@ -124,7 +136,8 @@ def run_resumable(
     ReportError
         ``resume`` found an output written with other settings.
     """
-    settings_dict = settings.to_dict()
+    run_options = {"missing": missing, "resample_pred": bool(resample_pred)}
+    settings_dict = run_settings(settings, missing=missing, resample_pred=resample_pred)
     by_case = {t.case: t for t in tasks}
     kept: list[CaseResult] = []
     out = Path(output) if output is not None else None
@@ -149,21 +162,38 @@ def run_resumable(
     try:
         # run_batch starts the workers before the progress bar starts its thread.
         with run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing,
-                       device=device) as run, (progress or _no_progress)(len(todo)) as advance:
+                       device=device, allow_outside_data_files=allow_outside_data_files) as run, (progress or _no_progress)(len(todo)) as advance:
             for result in run:
                 if stream is not None:
                     stream.add(result)
                 results[result.case] = result
                 advance(result)
-    except KeyboardInterrupt:
+    except OutputError as exc:
+        raise _stopped_by_output(exc, stream, len(results)) from None
+    except KeyboardInterrupt as exc:
         kept_in = None
         if stream is not None:
             stream.close()
-            kept_in = stream.output if fmt in STREAMED_FORMATS else stream.journal
-        raise BatchInterrupted(len(results) - len(kept), len(todo), len(results), kept_in) from None
+            kept_in = stream.kept_in
+        raise BatchInterrupted(len(results) - len(kept), len(todo), len(results), kept_in,
+                               getattr(exc, "signum", 2)) from None
     cases = sorted(results.values(), key=lambda c: c.case)
     complete_label_set(cases, settings)
-    report = Report(settings=report_settings(settings, cases), cases=cases)
+    report = Report(settings=report_settings(settings, cases, **run_options), cases=cases)
     if stream is not None:
-        stream.finish(report)
+        try:
+            stream.finish(report)
+        except OutputError as exc:
+            raise _stopped_by_output(exc, stream, len(results)) from None
     return report
+
+
+def _stopped_by_output(exc: OutputError, stream: ResultStream | None, n_finished: int) -> OutputError:
+    """A write failed mid-run (a full disk): one line saying what was kept and how to go on."""
+    if stream is not None:
+        stream.close()
+    kept_in = stream.kept_in if stream is not None else None
+    if kept_in is None or not kept_in.exists():
+        return OutputError(f"{exc}; the run stopped, its results could not be saved")
+    return OutputError(f"{exc}; the run stopped: the {n_finished} cases finished so far are in {kept_in}; "
+                       "make room and run the same command with --resume")

@@ -2,12 +2,14 @@
 
 Exit codes (DESIGN.md): 0 ok; 1 a gate failed; 2 bad input or usage (one
 line on stderr, no traceback unless ``--debug``); 3 some batch cases failed;
-130 interrupted.
+4 an internal error (a bug: one line; ``--debug`` shows the traceback); 128 +
+the signal's number when interrupted (130 for Ctrl-C, 143 for SIGTERM).
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from typing import Any
 
 import typer
@@ -46,7 +48,7 @@ class _Group(TyperGroup):
             )
         except SegevalError as exc:
             if debug:
-                raise
+                traceback.print_exc()
             sys.stderr.write(f"segeval: error: {_one_line(str(exc))}\n")
             sys.exit(2)
         except _UsageError as exc:
@@ -64,9 +66,15 @@ class _Group(TyperGroup):
         except typer.Abort:
             sys.stderr.write("segeval: interrupted\n")
             sys.exit(130)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             sys.stderr.write("segeval: interrupted\n")
-            sys.exit(130)
+            sys.exit(128 + getattr(exc, "signum", 2))
+        except Exception as exc:  # noqa: BLE001 - a bug: exit 4, never 1 (which means "a gate failed")
+            if debug:
+                traceback.print_exc()
+            sys.stderr.write(f"segeval: internal error: {type(exc).__name__}: {_one_line(str(exc))}; "
+                             "run with --debug for the traceback\n")
+            sys.exit(4)
         code = rv if isinstance(rv, int) else 0
         if standalone_mode:
             sys.exit(code)

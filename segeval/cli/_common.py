@@ -51,6 +51,9 @@ FailUnderOpt = Annotated[list[str] | None, typer.Option(
     "--fail-under", help="Inline gate METRIC[:LABEL]=VALUE (repeatable); exit 1 when not met.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Gate checks from segeval.toml or pyproject.toml [tool.segeval.gate].")]
+OutsideOpt = Annotated[bool, typer.Option(
+    "--allow-outside-data-files",
+    help="Read the data files a .mhd/.nhdr header names even outside its folder (by default refused).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]
 

@@ -29,6 +29,7 @@ from segeval.cli._common import (
     LabelsOpt,
     MetricsOpt,
     OutputOpt,
+    OutsideOpt,
     PercentileOpt,
     QuietOpt,
     RegionOpt,
@@ -80,6 +81,7 @@ def batch_command(
     spacing: SpacingOpt = None,
     inf_distance: InfOpt = None,
     resample_pred: ResampleOpt = False,
+    allow_outside_data_files: OutsideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     device: DeviceOpt = "cpu",
@@ -178,13 +180,14 @@ def batch_command(
         report = run_resumable(
             pairing.tasks(missing), settings, output=output, fmt=out_fmt, resume=resume, jobs=jobs,
             resample_pred=resample_pred, missing=missing, device=backend,
+            allow_outside_data_files=allow_outside_data_files,
             progress=_progress if not quiet and sys.stderr.isatty() else None,
             warn=lambda text: warn(text, quiet=quiet),
             say=None if quiet else _say,
         )
     except BatchInterrupted as exc:
         sys.stderr.write(f"segeval: {exc}\n")
-        return 130
+        return 128 + exc.signum
 
     if output is None and out_fmt != "table":
         typer.echo(_render(report, out_fmt), nl=False)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from segeval.cli._app import app
-from segeval.cli._common import DebugOpt, QuietOpt, SpacingOpt, stdout_console
+from segeval.cli._common import DebugOpt, OutsideOpt, QuietOpt, SpacingOpt, stdout_console, warn
 
 
 @app.command("info", epilog="Example: segeval info gt/case_001.nii.gz pred/case_001.nii.gz --format json")
@@ -17,6 +17,7 @@ def info_command(
     files: Annotated[list[Path], typer.Argument(help="Volumes to describe.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     spacing: SpacingOpt = None,
+    allow_outside_data_files: OutsideOpt = False,
     debug: DebugOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
@@ -34,7 +35,11 @@ def info_command(
     if fmt not in ("table", "json"):
         raise OptionError(f"--format: expected table or json; got {fmt!r}")
     sp = parse_spacing(spacing)
-    descs = [describe(read_volume(f, spacing_mm=sp), label_map=_label_map(f)) for f in files]
+    volumes = [read_volume(f, spacing_mm=sp, allow_outside_data_files=allow_outside_data_files) for f in files]
+    for v in volumes:
+        for note in v.meta.get("notes", ()):
+            warn(note, quiet=quiet)
+    descs = [describe(v, label_map=_label_map(f)) for v, f in zip(volumes, files)]
     if fmt == "json":
         typer.echo(json.dumps(jsonable(descs), indent=2, allow_nan=False))
         return 0

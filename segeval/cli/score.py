@@ -24,6 +24,7 @@ from segeval.cli._common import (
     LabelsOpt,
     MetricsOpt,
     OutputOpt,
+    OutsideOpt,
     PercentileOpt,
     QuietOpt,
     RegionOpt,
@@ -59,6 +60,7 @@ def score_command(
     spacing: SpacingOpt = None,
     inf_distance: InfOpt = None,
     resample_pred: ResampleOpt = False,
+    allow_outside_data_files: OutsideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     device: DeviceOpt = "cpu",
@@ -84,6 +86,7 @@ def score_command(
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
         empty=empty, tolerance_mm=tolerance, percentile=percentile, spacing_mm=spacing,
         inf_distance=inf_distance, resample_pred=resample_pred, device=device,
+        allow_outside_data_files=allow_outside_data_files,
     )
     for note in report.cases[0].notes:
         warn(f"{gt}: {note}", quiet=quiet)

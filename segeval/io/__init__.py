@@ -53,10 +53,11 @@ class Format:
     contents: frozenset[str]
     module: str
 
-    def read(self, path: Path, *, shown: str, allow_channels: bool) -> LabelVolume:
+    def read(self, path: Path, *, shown: str, allow_channels: bool, allow_outside_data_files: bool) -> LabelVolume:
         """Read ``path`` (already checked to exist and to start like this format)."""
         reader: Any = importlib.import_module(self.module).read
-        return reader(path, shown=shown, fmt_name=self.name, allow_channels=allow_channels)  # type: ignore[no-any-return]
+        return reader(path, shown=shown, fmt_name=self.name, allow_channels=allow_channels,  # type: ignore[no-any-return]
+                      allow_outside_data_files=allow_outside_data_files)
 
     def write(self, path: Path, labels: Any, **geometry: Any) -> None:
         """Write ``labels`` to ``path`` with ``spacing_mm``, ``origin`` and ``direction``."""
@@ -178,6 +179,7 @@ def read_volume(
     *,
     spacing_mm: Sequence[float] | None = None,
     allow_channels: bool = False,
+    allow_outside_data_files: bool = False,
 ) -> LabelVolume:
     """Read a label volume from a NIfTI, NRRD, MetaImage or NumPy file.
 
@@ -200,6 +202,10 @@ def read_volume(
         soft prediction with one channel per class), shape (x, y, z, c);
         ``meta["channel_axis"]`` is then 3. When False such a file is an
         :class:`~segeval.errors.InputError`.
+    allow_outside_data_files : bool, default False
+        Read the data files a detached MetaImage or NRRD header (``.mhd``,
+        ``.nhdr``) names wherever they are; by default only files beside the
+        header or below its folder are read (a header can name any file).
 
     Returns
     -------
@@ -259,7 +265,8 @@ def read_volume(
     if kind not in fmt.contents:
         raise ReadError(f"{shown}: not a {fmt.name} file ({describe_content(head)}); "
                         f"{_content_hint(kind, volume_suffix(file), fmt.name)}")
-    volume = fmt.read(file, shown=shown, allow_channels=allow_channels)
+    volume = fmt.read(file, shown=shown, allow_channels=allow_channels,
+                      allow_outside_data_files=allow_outside_data_files)
     return with_spacing(volume, spacing_mm)
 
 

@@ -9,6 +9,7 @@ read-only, whatever library decoded it.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -16,7 +17,23 @@ import numpy as np
 
 from segeval.errors import InputError
 
-__all__ = ["KINDS", "axcodes", "check_dtype", "checked_array", "describe_content", "sniff", "split_channels"]
+__all__ = ["KINDS", "MAX_VOXELS", "axcodes", "check_dtype", "check_voxels", "checked_array", "describe_content",
+           "sniff", "split_channels"]
+
+#: The largest volume segeval reads, in voxels (``SEGEVAL_MAX_VOXELS`` changes it): 4 Gi, a
+#: 2048 x 2048 x 1024 volume, 4 GiB of uint8. Larger declared sizes are refused before
+#: anything is allocated, so a forged header cannot make a reader ask for terabytes.
+MAX_VOXELS = int(os.environ.get("SEGEVAL_MAX_VOXELS", str(1 << 32)))
+
+
+def check_voxels(voxels: int, shape: tuple[int, ...], shown: str) -> None:
+    """Refuse a declared volume past :data:`MAX_VOXELS`, with one line naming the file and its size."""
+    if voxels > MAX_VOXELS:
+        raise InputError(
+            f"{shown}: its header declares {voxels:,} voxels (shape {shape}), more than segeval reads "
+            f"({MAX_VOXELS:,}; set SEGEVAL_MAX_VOXELS to allow more)"
+        )
+
 
 _METAIMAGE_KEY = re.compile(rb"^\s*(ObjectType|NDims|DimSize|ElementType)\s*=", re.MULTILINE)
 

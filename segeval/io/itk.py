@@ -9,6 +9,7 @@ spacing and the columns of the direction matrix need no reordering.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segeval.errors import GeometryMismatchError, OptionError, ReadError
-from segeval.io._content import axcodes, checked_array, split_channels
+from segeval.io._content import axcodes, check_voxels, checked_array, split_channels
 from segeval.volume import LabelVolume, lps_to_ras, spatial_shape
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,36 +44,72 @@ def _itk_reason(exc: Exception) -> str:
     """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     last = lines[-1] if lines else type(exc).__name__
+    error = next((i for i, line in enumerate(lines) if "ITK ERROR:" in line), None)
+    if error is not None and not last.startswith("Reason:"):
+        # ITK's own sentence, which may go on over several lines ("Bad direction,
+        # determinant is 0. Refusing to change direction from 1 0 0 ... to 0 0 0 ...").
+        last = " ".join(lines[error:])
+        last = last[last.index("ITK ERROR:"):]
     if last.startswith("Reason:"):
         why = last.removeprefix("Reason:").strip()
         stale = why in ("Success", "Inappropriate ioctl for device")
         last = "the pixel data is missing or incomplete" if stale else why
     last = re.sub(r"^ITK ERROR: \w+\(0x[0-9a-fA-F]+\): ", "", last)
-    return last[:200]
+    return last[:240]
 
 
-def _missing_data_file(path: Path) -> str | None:
-    """The data file a detached header (.mhd/.nhdr) names when it does not exist, else None.
+_DATA_FILE = re.compile(r"^(?:ElementDataFile\s*=|data ?file:)[ \t]*(\S[^\r\n]*?)\s*$", re.MULTILINE)
 
-    Checked before calling ITK, whose MetaImage reader would also print its
-    own complaint to stderr.
+
+def _data_files(path: Path) -> list[str]:
+    """The data files a detached header (``.mhd``/``.nhdr``) names: one, a LIST, a printf pattern's folder.
+
+    MetaImage writes ``ElementDataFile = x.raw`` (``LOCAL``: the data follows
+    the header); NRRD ``data file: x.raw.gz``. ``LIST`` names one file per
+    following line; a pattern (``slice%03d.raw 1 10 1``) stands for files in
+    its own folder.
     """
     try:
         with path.open("rb") as fh:
             text = fh.read(64 * 1024).decode("latin-1")
     except OSError:
-        return None
-    # MetaImage "ElementDataFile = x.raw"; NRRD "data file: x.raw.gz" (or "datafile:").
-    match = re.search(
-        r"^(?:ElementDataFile\s*=|data ?file:)[ \t]*(\S[^\r\n]*?)\s*$", text, re.MULTILINE
-    )
+        return []
+    match = _DATA_FILE.search(text)
     if match is None:
-        return None
+        return []
     name = match.group(1)
-    # LOCAL: data follows the header; LIST and printf patterns name several files.
-    if name in ("LOCAL", "LIST") or "%" in name or " " in name:
-        return None
-    return None if (path.parent / name).is_file() else name
+    if name == "LOCAL":
+        return []
+    if name.split()[0] == "LIST":
+        return [line.strip() for line in text[match.end():].splitlines() if line.strip()]
+    if "%" in name:
+        return [os.path.join(os.path.dirname(name.split()[0]) or ".", "pattern")]
+    return [name]
+
+
+def _check_data_files(path: Path, shown: str, fmt_name: str, allow_outside: bool) -> None:
+    """Refuse a header whose data files lie outside its folder; say when the one it names is missing.
+
+    A header can name any file (``/etc/passwd``, ``/proc/self/environ``); only
+    files in the header's own folder, or below it, are read unless
+    ``allow_outside``. Checked before calling ITK, whose MetaImage reader
+    would also print its own complaint about a missing file to stderr.
+    """
+    folder = path.parent.resolve()
+    names = _data_files(path)
+    for name in names:
+        target = (path.parent / name).resolve()
+        if not allow_outside and not target.is_relative_to(folder):
+            raise ReadError(
+                f"{shown}: the {fmt_name} header names the data file {name}, outside the header's folder; "
+                "segeval reads only files beside the header or below it (--allow-outside-data-files to "
+                "allow it)"
+            )
+    if len(names) == 1 and not names[0].endswith("pattern") and not (path.parent / names[0]).is_file():
+        raise ReadError(
+            f"{shown}: the {fmt_name} header names the data file {names[0]}, "
+            "which is not beside it; copy the data file along with the header"
+        )
 
 
 class _NativeStderrHeld:
@@ -118,13 +155,16 @@ class _NativeStderrHeld:
             os.write(2, held)
 
 
-def read(path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False) -> LabelVolume:
+def read(path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False,
+         allow_outside_data_files: bool = False) -> LabelVolume:
     """The reader of :data:`segeval.io.FORMATS`: :func:`read_itk`."""
-    return read_itk(path, shown=shown, fmt_name=fmt_name, allow_channels=allow_channels)
+    return read_itk(path, shown=shown, fmt_name=fmt_name, allow_channels=allow_channels,
+                    allow_outside_data_files=allow_outside_data_files)
 
 
 def read_itk(
-    path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False
+    path: Path, *, shown: str, fmt_name: str = "NRRD", allow_channels: bool = False,
+    allow_outside_data_files: bool = False,
 ) -> LabelVolume:
     """Read an NRRD or MetaImage file; use :func:`segeval.io.read_volume` instead.
 
@@ -138,6 +178,9 @@ def read_itk(
         The format; picks the ITK image IO so that nothing else is tried.
     allow_channels : bool, default False
         Keep multi-component pixels or a non-singleton 4th axis as channels.
+    allow_outside_data_files : bool, default False
+        Read a detached header's data files wherever they are (by default only
+        beside the header or below its folder).
 
     Returns
     -------
@@ -146,16 +189,17 @@ def read_itk(
     """
     import SimpleITK as sitk
 
-    missing = _missing_data_file(path)
-    if missing is not None:
-        raise ReadError(
-            f"{shown}: the {fmt_name} header names the data file {missing}, "
-            "which is not beside it; copy the data file along with the header"
-        )
+    _check_data_files(path, shown, fmt_name, allow_outside_data_files)
     try:
         with _NativeStderrHeld():
+            reader: Any = sitk.ImageFileReader()  # type: ignore[no-untyped-call]
+            reader.SetImageIO(_IMAGE_IO[fmt_name])
+            reader.SetFileName(str(path))
+            reader.ReadImageInformation()
+            size = tuple(int(n) for n in reader.GetSize())
+            check_voxels(math.prod(size) * int(reader.GetNumberOfComponents()), size, shown)
             # Any: SimpleITK's Image methods are unannotated.
-            image: Any = sitk.ReadImage(str(path), imageIO=_IMAGE_IO[fmt_name])
+            image: Any = reader.Execute()
             # A copy that NumPy owns: GetArrayViewFromImage would dangle once
             # `image` is freed. The transpose below is a view.
             zyx = sitk.GetArrayFromImage(image)

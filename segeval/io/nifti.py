@@ -1,27 +1,25 @@
-"""NIfTI-1/NIfTI-2 reader and writer (nibabel), with a fast gzip path.
+"""NIfTI-1/NIfTI-2 reader and writer (nibabel), reading no more than the header declares.
 
-Decompressing ``.nii.gz`` is most of the time spent reading a case, so the
-file is read as raw bytes and inflated by the fastest zlib-compatible decoder
-that is importable. Measured with ``benchmarks/bench_read.py`` on a
-512 x 512 x 256 label map: zlib-ng about 4x and ISA-L about 3x faster than the
-standard library's zlib. (ISA-L wins on poorly compressible data such as CT
-intensities, but label maps compress 100-fold or more, and there zlib-ng is
-ahead.) The output goes straight into one array sized from the gzip trailer,
-1 MiB at a time (:func:`gunzip` says why that is several times faster than
-one call returning the whole volume). nibabel parses only the header and its
-extensions; the voxels are a zero-copy view of the array.
+The header is read first (nibabel parses it and its extensions), its sizes
+are checked (dims, the voxel limit, the offset), and then exactly the
+declared voxel bytes are read, or inflated (:mod:`segeval.io._gzip`, 1 MiB
+at a time), straight into the volume's array: a gzip bomb or a file with a
+long tail is never read past its header's size, and a forged size is
+refused before anything is allocated. The voxels are a zero-copy view of
+that array.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import gzip
-import importlib
+import io
+import logging
 import math
+import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import nibabel as nib
@@ -34,17 +32,16 @@ from segeval.errors import OptionError, ReadError
 from segeval.io._content import (
     axcodes,
     check_dtype,
+    check_voxels,
     checked_array,
     describe_content,
     sniff,
     split_channels,
 )
+from segeval.io._gzip import GZIP_DECODERS, GzipStream, gunzip, gzip_decoder
 from segeval.volume import LabelVolume
 
-__all__ = ["read", "read_nifti", "write", "write_nifti"]
-
-#: zlib-compatible modules tried in order, fastest first (see the module docstring).
-GZIP_DECODERS: tuple[str, ...] = ("zlib_ng.zlib_ng", "isal.isal_zlib", "zlib")
+__all__ = ["GZIP_DECODERS", "gunzip", "gzip_decoder", "read", "read_nifti", "write", "write_nifti"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _HEADER_SIZE = {"nifti1": 348, "nifti2": 540}
@@ -60,123 +57,7 @@ _NIBABEL_ERRORS = (
 )
 
 
-@functools.cache
-def gzip_decoder() -> ModuleType:
-    """Return the fastest importable zlib-compatible module (``decompressobj``, ``error``).
-
-    Imported on first use, so that ``import segeval`` does not load it and a
-    platform without the optional wheels falls back to the standard library.
-    """
-    for name in GZIP_DECODERS[:-1]:
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    return importlib.import_module(GZIP_DECODERS[-1])
-
-
-# Decompressed bytes asked of the decoder per call, and compressed bytes given
-# to it per call. Each piece is copied into the volume's array at once, so the
-# pieces are small, short-lived allocations that the C allocator hands out
-# again from memory the process already has. Decompressing the whole stream in
-# one call instead returns a fresh buffer the size of the volume, and the
-# kernel then has to zero every 4 KiB page of it: measured on 200 label maps of
-# 8 MiB, that page faulting took 0.9 s of system time against 0.3 s of
-# inflating (``benchmarks/bench_read.py`` shows both).
-_OUT_PIECE = 1 << 20
-_IN_PIECE = 1 << 16
-
-
-def gunzip(raw: bytes, *, shown: str, decoder: ModuleType | None = None) -> np.ndarray[Any, Any]:
-    """Decompress a whole gzip file (every member) held in memory, into one array.
-
-    The output is written piece by piece into an array sized from the gzip
-    trailer (the size of the last member modulo 2**32, a hint that is right for
-    every single-member file under 4 GiB; the array grows when it is wrong).
-
-    Parameters
-    ----------
-    raw : bytes
-        The file's bytes, starting with the gzip magic.
-    shown : str
-        The file name for messages.
-    decoder : module, optional
-        A zlib-compatible module; default :func:`gzip_decoder`.
-
-    Returns
-    -------
-    numpy.ndarray
-        The decompressed content, as a writable uint8 array.
-
-    Raises
-    ------
-    ReadError
-        The stream is corrupt (bad data or checksum) or ends early.
-    """
-    zlib_mod = decoder if decoder is not None else gzip_decoder()
-    hint = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else 0
-    out = np.empty(max(hint, 1), dtype=np.uint8)
-    filled = 0
-    view = memoryview(raw)
-    start = 0
-    # One decompressobj per gzip member: tools such as bgzip and pigz -i
-    # write several, and a single-shot decompress would silently stop
-    # after the first.
-    while raw[start : start + 2] == _GZIP_MAGIC:
-        inflater = zlib_mod.decompressobj(31)
-        at = start
-        try:
-            while not inflater.eof and at < len(raw):
-                data: bytes | memoryview = view[at : at + _IN_PIECE]
-                at += len(data)
-                while data and not inflater.eof:
-                    piece = inflater.decompress(data, _OUT_PIECE)
-                    if filled + len(piece) > out.size:
-                        out = _grown(out, filled, filled + len(piece))
-                    out[filled : filled + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
-                    filled += len(piece)
-                    data = inflater.unconsumed_tail
-        except zlib_mod.error as exc:
-            raise ReadError(
-                f"{shown}: corrupt gzip stream ({exc}); "
-                "the file is damaged, re-copy or re-export it"
-            ) from None
-        if not inflater.eof:
-            raise ReadError(
-                f"{shown}: truncated gzip stream (the compressed data ends early); "
-                "the file was not copied or written completely, re-copy or re-export it"
-            )
-        # Like gzip.decompress, tolerate the zero padding some writers add.
-        start = _skip_zeros(view, at - len(inflater.unused_data))
-    return out[:filled]
-
-
-def _skip_zeros(view: memoryview, start: int) -> int:
-    """Index of the first non-zero byte of ``view`` at or after ``start`` (its length if none).
-
-    Reads only the padding (in 64 KiB blocks), not the rest of the file: a
-    bgzip file has a member every 64 KiB.
-    """
-    n = len(view)
-    while start < n:
-        if view[start] != 0:
-            return start
-        block = bytes(view[start : start + _IN_PIECE])
-        kept = block.lstrip(b"\x00")
-        if kept:
-            return start + len(block) - len(kept)
-        start += len(block)
-    return n
-
-
-def _grown(out: np.ndarray[Any, Any], filled: int, needed: int) -> np.ndarray[Any, Any]:
-    """A larger array holding ``out[:filled]`` (at least ``needed`` bytes, doubling)."""
-    bigger = np.empty(max(needed, 2 * out.size), dtype=np.uint8)
-    bigger[:filled] = out[:filled]
-    return bigger
-
-
-def _header_length(head: bytes, kind: str) -> int:
+def _header_length(head: bytes, kind: str, shown: str) -> int:
     """Bytes from the start of a NIfTI file to its voxels (header and extensions), from ``vox_offset``."""
     size = _HEADER_SIZE[kind]
     order = "<" if int.from_bytes(head[:4], "little") == size else ">"
@@ -184,6 +65,9 @@ def _header_length(head: bytes, kind: str) -> int:
     (vox_offset,) = struct.unpack_from(field[0], head, field[1])
     if not math.isfinite(vox_offset):
         return size + 4
+    if vox_offset > _MAX_HEADER:
+        raise ReadError(f"{shown}: invalid NIfTI header (vox_offset {vox_offset:.0f}: more than {_MAX_HEADER} "
+                        "bytes of header and extensions); re-export the file")
     return max(size + 4, int(vox_offset))
 
 
@@ -197,7 +81,132 @@ def _as_written(value: Any) -> float:
     return float(str(np.float32(value)))
 
 
-def read(path: Path, *, shown: str, fmt_name: str = "NIfTI", allow_channels: bool = False) -> LabelVolume:
+class _Source:
+    """Where a NIfTI file's bytes come from, read in order: a plain file or a gzip stream."""
+
+    def read(self, n: int) -> bytes:
+        raise NotImplementedError
+
+    def readinto(self, out: np.ndarray[Any, Any]) -> int:
+        raise NotImplementedError
+
+    def extra(self, needed: int, read: int) -> str:
+        """How much the file holds past ``needed`` bytes, as words ("" when nothing)."""
+        raise NotImplementedError
+
+
+class _PlainSource(_Source):
+    def __init__(self, fh: io.BufferedIOBase) -> None:
+        self._fh = fh
+
+    def read(self, n: int) -> bytes:
+        return self._fh.read(max(n, 0))
+
+    def readinto(self, out: np.ndarray[Any, Any]) -> int:
+        view = out.data
+        filled = 0
+        while filled < out.size:
+            got = self._fh.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+        return filled
+
+    def extra(self, needed: int, read: int) -> str:
+        more = os.fstat(self._fh.fileno()).st_size - max(needed, read)
+        return f"{more} more bytes" if more > 0 else ""
+
+
+class _GzipSource(_Source):
+    def __init__(self, fh: io.BufferedIOBase, shown: str) -> None:
+        self._stream = GzipStream(fh, shown=shown)
+
+    def read(self, n: int) -> bytes:
+        return self._stream.read(n)
+
+    def readinto(self, out: np.ndarray[Any, Any]) -> int:
+        return self._stream.readinto(out)
+
+    def extra(self, needed: int, read: int) -> str:
+        if read > needed:
+            return f"{read - needed} more bytes"
+        return "more data" if self._stream.has_more() else ""
+
+
+# Header extensions past this many bytes are refused (a forged vox_offset).
+_MAX_HEADER = 64 << 20
+
+
+@contextlib.contextmanager
+def _quiet_nibabel() -> Iterator[None]:
+    """nibabel logs its own header complaints to stderr; segeval says what matters in one line."""
+    logger = logging.getLogger("nibabel")
+    saved = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
+def _parse_header(kind: str, header: bytes, shown: str) -> tuple[Any, tuple[int, ...], np.dtype[Any], int,
+                                                                     float, float]:
+    """The header (and extensions) as nibabel reads them: image, shape, stored dtype, voxel offset, scaling."""
+    image_class = nib.Nifti1Image if kind == "nifti1" else nib.Nifti2Image
+    dims = _dims(header, kind)
+    if not 1 <= dims[0] <= 7 or any(d < 0 for d in dims[1 : dims[0] + 1]):
+        raise ReadError(f"{shown}: invalid NIfTI header (dim = {list(dims[: max(1, min(dims[0], 7)) + 1])}: "
+                        "dim[0] must be 1..7 and every size >= 0); re-export the file")
+    try:
+        with _quiet_nibabel():
+            # nibabel parses the header and extensions; the voxels are read by segeval.
+            # Any: nibabel's header and proxy methods are unannotated.
+            image: Any = image_class.from_bytes(header)
+            proxy: Any = image.dataobj
+            shape = tuple(int(n) for n in proxy.shape)
+            stored = np.dtype(proxy.dtype)
+            offset = int(proxy.offset)
+            # The image moves scl_slope/scl_inter from its header copy into the
+            # proxy (1 and 0 when the file has none, or slope 0 or NaN).
+            slope, inter = float(proxy.slope), float(proxy.inter)
+    except (*_NIBABEL_ERRORS, MemoryError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ReadError(f"{shown}: invalid NIfTI header ({reason}); re-export the file") from None
+    if not (math.isfinite(slope) and math.isfinite(inter)):
+        raise ReadError(f"{shown}: invalid NIfTI header (scl_slope {slope}, scl_inter {inter}: not finite); "
+                        "re-export the file")
+    return image, shape, stored, offset, slope, inter
+
+
+def _dims(header: bytes, kind: str) -> tuple[int, ...]:
+    """The ``dim`` field, read directly (nibabel's own parse overflows on forged sizes)."""
+    size = _HEADER_SIZE[kind]
+    order = "<" if int.from_bytes(header[:4], "little") == size else ">"
+    if kind == "nifti1":
+        return struct.unpack_from(order + "8h", header, 40)
+    return struct.unpack_from(order + "8q", header, 16)
+
+
+def _geometry(image: Any, n_spatial: int, shown: str) -> tuple[np.ndarray[Any, Any], tuple[float, ...]]:
+    """The affine and voxel sizes, or one line naming the field that makes them unusable."""
+    try:
+        with _quiet_nibabel(), np.errstate(all="ignore"):
+            affine = np.asarray(image.affine, dtype=np.float64)
+            zooms = tuple(float(z) for z in image.header.get_zooms()[:n_spatial])
+    except (*_NIBABEL_ERRORS, np.linalg.LinAlgError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ReadError(f"{shown}: invalid NIfTI geometry ({reason}); re-export the file") from None
+    if not np.all(np.isfinite(affine)):
+        raise ReadError(f"{shown}: invalid NIfTI geometry (the sform/qform affine holds NaN or inf: "
+                        f"{affine[:3].round(4).tolist()}); re-export the file")
+    if not all(math.isfinite(z) and z > 0 for z in zooms):
+        raise ReadError(f"{shown}: invalid NIfTI geometry (pixdim {list(zooms)}: voxel sizes must be finite "
+                        "and > 0); re-export the file")
+    return affine, zooms
+
+
+def read(path: Path, *, shown: str, fmt_name: str = "NIfTI", allow_channels: bool = False,
+         allow_outside_data_files: bool = False) -> LabelVolume:
     """The reader of :data:`segeval.io.FORMATS`: :func:`read_nifti`."""
     return read_nifti(path, shown=shown, allow_channels=allow_channels)
 
@@ -223,75 +232,72 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
         nibabel applies it and the array is float.
     """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            return _read_open(fh, shown, allow_channels)
     except OSError as exc:
         raise ReadError(
             f"{shown}: cannot be read ({exc.strerror or exc}); check its permissions"
         ) from None
-    compressed = raw[:2] == _GZIP_MAGIC
-    data: bytes | np.ndarray[Any, Any] = gunzip(raw, shown=shown) if compressed else raw
-    del raw  # the compressed bytes are no longer needed; free them before decoding
 
-    head = bytes(data[:4096])
+
+def _read_open(fh: io.BufferedIOBase, shown: str, allow_channels: bool) -> LabelVolume:
+    compressed = fh.read(2) == _GZIP_MAGIC
+    fh.seek(0)
+    source: _Source = _GzipSource(fh, shown) if compressed else _PlainSource(fh)
+    head = source.read(_HEADER_SIZE["nifti2"])
     kind = sniff(head)
     if kind not in _HEADER_SIZE:
         inside = "its gzip content " if compressed else ""
         what = describe_content(head) if head else "is empty"
         raise ReadError(f"{shown}: not a NIfTI file ({inside}{what}); re-export it as NIfTI")
-    if len(data) < _HEADER_SIZE[kind]:
+    if len(head) < _HEADER_SIZE[kind]:
         raise ReadError(
-            f"{shown}: truncated NIfTI file ({len(data)} bytes, shorter than the "
+            f"{shown}: truncated NIfTI file ({len(head)} bytes, shorter than the "
             f"{_HEADER_SIZE[kind]}-byte header); re-copy or re-export it"
         )
-    image_class = nib.Nifti1Image if kind == "nifti1" else nib.Nifti2Image
-    try:
-        # nibabel parses the header and extensions; the voxels stay where they are.
-        # Any: nibabel's header and proxy methods are unannotated.
-        image: Any = image_class.from_bytes(bytes(data[: _header_length(head, kind)]))
-        proxy: Any = image.dataobj
-        shape = tuple(int(n) for n in proxy.shape)
-        stored = np.dtype(proxy.dtype)
-        offset = int(proxy.offset)
-        # The image moves scl_slope/scl_inter from its header copy into the
-        # proxy (1 and 0 when the file has none, or slope 0 or NaN).
-        slope, inter = float(proxy.slope), float(proxy.inter)
-    except _NIBABEL_ERRORS as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise ReadError(f"{shown}: invalid NIfTI header ({reason}); re-export the file") from None
-
-    n_bytes = int(np.prod(shape, dtype=np.int64)) * stored.itemsize
-    if len(data) < offset + n_bytes:
+    header_length = _header_length(head, kind, shown)
+    header_bytes = head + source.read(max(0, header_length - len(head)))
+    image, shape, stored, offset, slope, inter = _parse_header(kind, header_bytes[:header_length], shown)
+    check_dtype(stored, shown)
+    voxels = math.prod(shape)
+    check_voxels(voxels, shape, shown)
+    n_bytes = voxels * stored.itemsize
+    if offset > len(header_bytes):
+        header_bytes += source.read(offset - len(header_bytes))
+    if len(header_bytes) < offset:
+        raise ReadError(f"{shown}: truncated NIfTI file (it ends at byte {len(header_bytes)}, before the "
+                        f"voxels the header puts at byte {offset}); re-copy or re-export it")
+    buffer = np.empty(n_bytes, dtype=np.uint8)
+    already = np.frombuffer(header_bytes[offset:offset + n_bytes], dtype=np.uint8)
+    buffer[: already.size] = already
+    got = already.size + (source.readinto(buffer[already.size:]) if already.size < n_bytes else 0)
+    if got < n_bytes:
         raise ReadError(
             f"{shown}: truncated NIfTI file (the header needs {offset + n_bytes} bytes, "
             f"{n_bytes} of voxels after {offset}, but the {'decompressed ' if compressed else ''}"
-            f"file has {len(data)}); re-copy or re-export it"
+            f"file has {offset + got}); re-copy or re-export it"
         )
-    check_dtype(stored, shown)
+    notes = []
+    extra = source.extra(offset + n_bytes, len(header_bytes))
+    if extra:
+        notes.append(f"{shown} holds {extra} beyond the {n_bytes} voxel bytes its header declares; "
+                     "they were not read")
+    # A view of the voxel bytes: no copy of the volume.
+    arr: np.ndarray[Any, Any] = buffer.view(stored).reshape(shape, order="F")
     scaled = slope != 1.0 or inter != 0.0
     if scaled:
-        # A real scaling changes the values: let nibabel apply it (float) so
-        # that the core sees, and rejects, non-integral labels.
-        try:
-            arr = np.asanyarray(image_class.from_bytes(bytes(data)).dataobj)
-        except _NIBABEL_ERRORS as exc:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise ReadError(f"{shown}: invalid NIfTI voxel data ({reason}); re-export the file") from None
-    else:
-        # A view of the decompressed bytes: no copy of the volume.
-        count = n_bytes // stored.itemsize
-        arr = np.frombuffer(data, dtype=stored, count=count, offset=offset).reshape(
-            shape, order="F"
-        )
+        # A real scaling changes the values: apply it (float) so that the core
+        # sees, and rejects, non-integral labels.
+        arr = arr.astype(np.float64) * slope + inter
     arr = checked_array(arr, shown)
     arr, channel_axis = split_channels(arr, shown, allow_channels)
 
     n_spatial = min(arr.ndim, 3)
-    affine = np.asarray(image.affine, dtype=np.float64)
+    affine, zooms = _geometry(image, n_spatial, shown)
     axes = affine[:3, :3]
     norms = np.linalg.norm(axes, axis=0)
     # A zero column (degenerate header) would divide by zero; keep it zero.
     direction = axes / np.where(norms > 0, norms, 1.0)
-    zooms = image.header.get_zooms()
     meta: dict[str, Any] = {
         "format": kind,
         "dtype": stored.name,
@@ -302,6 +308,8 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
         meta["scl_slope"], meta["scl_inter"] = slope, inter
     if channel_axis is not None:
         meta["channel_axis"] = channel_axis
+    if notes:
+        meta["notes"] = notes
     return LabelVolume(
         labels=arr,
         spacing_mm=tuple(_as_written(z) for z in zooms[:n_spatial]),

@@ -8,10 +8,13 @@ a line, then the summary, so that a batch can append cases as they finish.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import glob
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,27 +165,104 @@ def render_summary(report: Report, fmt: str) -> str:
     return buf.getvalue()
 
 
+def _special(p: Path) -> str | None:
+    """``"stream"`` for a FIFO or character device (written straight into), ``"refused"`` for another
+    non-regular file, None for a regular file or a path that does not exist yet."""
+    try:
+        mode = p.stat().st_mode  # follows a symlink to what it points at
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "stream"
+    return "refused"
+
+
+def _target(p: Path) -> Path:
+    """Where writing ``p`` lands: through a symlink, its target (which may not exist yet)."""
+    return Path(os.path.realpath(p)) if p.is_symlink() else p
+
+
+def is_stream(path: str | Path) -> bool:
+    """True when ``path`` is a FIFO or a character device (``/dev/stdout``): written straight
+    into, never replaced, and never given a journal or temporary file beside it."""
+    return _special(_target(Path(path))) == "stream"
+
+
 def check_writable(path: str | Path, option: str = "-o") -> Path:
     """Fail early, naming ``option`` and ``path``, when ``path`` cannot be written; return its folder.
+
+    A FIFO or a character device (``-o /dev/stdout``) is written into; a
+    symlink is written through, to its target; any other file that is not a
+    regular file is refused, never replaced.
 
     Raises
     ------
     OutputError
-        The folder is missing or not writable, or ``path`` is a directory.
+        The folder is missing or not writable, or ``path`` is a directory or
+        another kind of special file.
     """
     p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
+    target = _target(p)
+    kind = _special(target)
+    if target.is_dir():
+        raise OutputError(f"{option} {p}: is a directory; give a file name")
+    if kind == "refused":
+        raise OutputError(f"{option} {p}: is not a regular file (a socket or block device?); give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if kind == "stream":
+        return folder
     if not folder.is_dir():
         raise OutputError(f"{option} {p}: folder {folder} does not exist")
-    if p.is_dir():
-        raise OutputError(f"{option} {p}: is a directory; give a file name")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"{option} {p}: folder {folder} is not writable")
     return folder
 
 
+_TMP_SUFFIX = ".tmp"
+
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def remove_leftovers(path: str | Path) -> list[Path]:
+    """Remove the temporary files a killed write of ``path`` left beside it (``.NAME.XXXX.tmp``)."""
+    target = _target(Path(path))
+    folder = target.parent if str(target.parent) else Path(".")
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    prefix = _temporary_prefix(target)
+    for leftover in folder.glob(f"{glob.escape(prefix)}*{_TMP_SUFFIX}"):
+        middle = leftover.name[len(prefix):-len(_TMP_SUFFIX)]
+        if leftover.is_file() and not leftover.is_symlink() and middle and "." not in middle:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                removed.append(leftover)
+    return removed
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode the output gets: an existing file keeps its own; a new one follows the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
-    """Write ``text`` to ``path`` whole or not at all (temporary file beside it, then rename).
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, then a rename).
+
+    A symlink is written through (its target is replaced, the link kept); a
+    FIFO or a character device is written straight into; nothing that is not
+    a regular file is ever renamed over. A new file's mode follows the umask,
+    a replaced file keeps its own.
 
     Parameters
     ----------
@@ -196,21 +276,26 @@ def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
     Raises
     ------
     OutputError
-        Naming the option and the path when its folder is missing or not writable.
+        Naming the option and the path when it cannot be written (missing or
+        read-only folder, a directory, a full disk).
     """
     p = Path(path)
     folder = check_writable(p, option)
+    target = _target(p)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+        if _special(target) == "stream":
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            return
+        fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(target), suffix=_TMP_SUFFIX, dir=folder)
     except OSError as exc:
-        raise OutputError(f"{option} {p}: cannot write in {folder} ({exc.strerror or exc})") from None
+        raise OutputError(f"{option} {p}: cannot write ({exc.strerror or exc})") from None
     try:
+        os.fchmod(fd, _new_file_mode(target))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        os.replace(tmp, p)
+        os.replace(tmp, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise OutputError(f"{option} {p}: cannot write ({exc.strerror or exc})") from None

@@ -207,11 +207,21 @@ def test_resume_refuses_other_settings(scenario: dict[str, Any]) -> None:
 
 
 def test_resume_of_a_finished_run_retries_only_failed_cases(scenario: dict[str, Any]) -> None:
-    assert run(scenario["pred"], scenario["gt"], "-o", "out.csv", "-j", "1", "-q").exit_code == 3
-    first = Path("out.csv").read_bytes()
-    r = run(scenario["pred"], scenario["gt"], "-o", "out.csv", "--resume", "-j", "1")
-    assert "segeval: resuming: 4 cases already scored in out.csv; 4 to score" in r.stderr
-    assert r.exit_code == 3 and Path("out.csv").read_bytes() == first
+    assert run(scenario["pred"], scenario["gt"], "-o", "out.jsonl", "-j", "1", "-q").exit_code == 3
+    first = Path("out.jsonl").read_bytes()
+    r = run(scenario["pred"], scenario["gt"], "-o", "out.jsonl", "--resume", "-j", "1")
+    assert "segeval: resuming: 4 cases already scored in out.jsonl; 4 to score" in r.stderr
+    assert r.exit_code == 3 and Path("out.jsonl").read_bytes() == first
+
+
+@pytest.mark.parametrize(("option", "value"), [("--missing", "zero"), ("--resample-pred", None), ("--alpha", "0.9")])
+def test_resume_checks_every_option_that_changes_a_number_or_the_cases(scenario: dict[str, Any], option: str,
+                                                                       value: str | None) -> None:
+    assert run(scenario["pred"], scenario["gt"], "-o", "out.json", "-j", "1", "-q").exit_code == 3
+    extra = [option] if value is None else [option, value]
+    r = run(scenario["pred"], scenario["gt"], "-o", "out.json", "--resume", "-j", "1", *extra)
+    assert r.exit_code == 2 and "was scored with other settings" in r.stderr
+    assert option.lstrip("-").replace("-", "_") in r.stderr
 
 
 # ----------------------------------------------------------------------------- interruption (real processes)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segeval.batch import ResultStream, pair_cases, run_batch, run_resumable
+from segeval.batch import ResultStream, pair_cases, run_batch, run_resumable, run_settings
 from segeval.cli import app
 from segeval.io import write_volume
 from segeval.settings import build_settings
@@ -109,7 +109,7 @@ def test_the_label_set_is_the_same_for_jobs_1_jobs_2_and_after_resume(tmp_path: 
     settings = build_settings()
     tasks = pair_cases(pred_dir, gt_dir).tasks()
     resumed = tmp_path / "resumed.json"
-    stream = ResultStream(resumed, "json", settings.to_dict())
+    stream = ResultStream(resumed, "json", run_settings(settings))
     for result in run_batch(tasks[:2], settings, jobs=1):
         stream.add(result)
     stream.close()
