@@ -113,11 +113,27 @@ class LabelSpec:
 _NAME_RE = re.compile(r"^[A-Za-z_][\w\-. ]*$")
 
 
+#: Label values are 64-bit signed integers (the widest dtype a label map can have).
+LABEL_RANGE = (-(1 << 63), (1 << 63) - 1)
+
+
+def check_label(value: int, option: str) -> int:
+    """``value`` when it fits a 64-bit label, else :class:`LabelSpecError` naming ``option``."""
+    if not LABEL_RANGE[0] <= value <= LABEL_RANGE[1]:
+        raise LabelSpecError(f"{option}: label {value} does not fit a 64-bit label map "
+                             f"({LABEL_RANGE[0]}..{LABEL_RANGE[1]})")
+    return value
+
+
 def _int(text: str, option: str) -> int:
+    text = text.strip()
     try:
-        return int(text.strip())
+        value = int(text) if len(text) < 40 else None
     except ValueError:
-        raise LabelSpecError(f"{option}: {text.strip()!r} is not a whole number") from None
+        value = None
+    if value is None:
+        raise LabelSpecError(f"{option}: {text[:40]!r} is not a whole number") from None
+    return check_label(value, option)
 
 
 def parse_labels(text: str, names: Mapping[int, str] | None = None) -> tuple[tuple[int, ...], dict[int, str]]:
@@ -290,9 +306,11 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
     p = Path(path)
     where = f"--label-names {p}"
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise LabelSpecError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise LabelSpecError(f"{where}: not UTF-8 text; save the label map as UTF-8 JSON or CSV") from None
     names: dict[int, str] = {}
 
     def name(label: int, text: str) -> None:
@@ -301,7 +319,11 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
         names[label] = text
 
     if p.suffix.lower() == ".csv":
-        for row in csv.reader(text.splitlines()):
+        try:
+            rows = list(csv.reader(text.splitlines()))
+        except csv.Error as exc:
+            raise LabelSpecError(f"{where}: not a CSV segeval reads ({' '.join(str(exc).split())})") from None
+        for row in rows:
             if not row or not "".join(row).strip():
                 continue
             if len(row) < 2:
@@ -314,6 +336,10 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LabelSpecError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise LabelSpecError(f"{where}: not a label map segeval reads (nested too deeply)") from None
+    except ValueError as exc:
+        raise LabelSpecError(f"{where}: not a label map segeval reads ({' '.join(str(exc).split())[:120]})") from None
     if isinstance(data, dict) and isinstance(data.get("labels"), dict):
         data = data["labels"]
     if not isinstance(data, dict):

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-__all__ = ["NOT_NUMBERS", "CaseResult", "CaseTask", "ClassRecord", "decode_number", "jsonable"]
+__all__ = ["NOT_NUMBERS", "REPORT_FORMAT", "CaseResult", "CaseTask", "ClassRecord", "decode_number", "jsonable"]
 
 #: One scored class of one case, as a dict (the JSON shape of DESIGN.md's ``labels`` entries):
 #:
@@ -30,6 +30,9 @@ __all__ = ["NOT_NUMBERS", "CaseResult", "CaseTask", "ClassRecord", "decode_numbe
 #:
 #: A dict rather than a class because its metric keys are chosen per run (``--metrics``).
 ClassRecord: TypeAlias = dict[str, Any]
+
+#: The layout of JSON and JSON Lines reports (``report_format``); a reader refuses another one.
+REPORT_FORMAT = 1
 
 #: Keys of a :data:`ClassRecord` that are not numbers (never decoded as NaN or inf).
 NOT_NUMBERS = frozenset({"label", "name", "members"})

@@ -27,6 +27,7 @@ from segeval.errors import LabelSpecError, OptionError
 from segeval.labels import (
     LabelMap,
     LabelSpec,
+    check_label,
     label_map_from_names,
     parse_labels,
     parse_region,
@@ -202,7 +203,7 @@ def _labels(
     for name, value in pairs:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise LabelSpecError(f"--labels: {value!r} is not a whole number")
-        number = int(value)
+        number = check_label(int(value), "--labels")
         if number in numbers:
             raise LabelSpecError(f"--labels: label {number} is listed twice")
         if name is not None:
@@ -318,6 +319,10 @@ def label_set(
         chosen = asked
     if ignore_label is None and label_map is not None:
         ignore_label = label_map.ignore_label
+    if ignore_label is not None:
+        if isinstance(ignore_label, bool) or not isinstance(ignore_label, (int, np.integer)):
+            raise LabelSpecError(f"--ignore-label: {ignore_label!r} is not a whole number")
+        check_label(int(ignore_label), "--ignore-label")
     if label_tuple == () and not chosen and not include_background:
         if from_map is not None:
             raise LabelSpecError(f"{from_map}: the label map declares no foreground label or region to score")

@@ -26,7 +26,7 @@ import numpy as np
 from segeval._version import __version__
 from segeval.metrics.overlap import OVERLAP_METRICS, overlap_from_counts
 from segeval.metrics.registry import COUNT_COLUMNS
-from segeval.records import CaseResult, ClassRecord, jsonable
+from segeval.records import REPORT_FORMAT, CaseResult, ClassRecord, jsonable
 from segeval.settings import ScoreSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -220,6 +220,7 @@ class Report:
         out: dict[str, Any] = jsonable(
             {
                 "segeval_version": __version__,
+                "report_format": REPORT_FORMAT,
                 "settings": self.settings,
                 "cases": [c.to_dict() for c in self.cases],
                 "summary": self.summary(),

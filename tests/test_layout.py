@@ -38,7 +38,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "segeval.report.terminal", "segeval.report", "segeval.batch.pairing", "segeval.batch.pool",
      "segeval.batch.journal", "segeval.batch.run", "segeval.batch"),
     # judging reports, and rendering the judgement
-    ("segeval.gate.checks", "segeval.gate.stats", "segeval.gate.config", "segeval.gate.judge", "segeval.gate"),
+    ("segeval.gate.checks", "segeval.gate.stats", "segeval.gate.config", "segeval.gate.values", "segeval.gate.judge",
+     "segeval.gate"),
     ("segeval.report.gate_render",),
     # the command line, and the public API at the top
     ("segeval.cli._app", "segeval.cli._common", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",

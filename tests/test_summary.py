@@ -144,6 +144,6 @@ def test_to_dict_is_strict_json_with_null_and_inf_strings() -> None:
     rec = back["cases"][0]["labels"][0]
     assert rec["dice"] is None and rec["hd95"] == "inf" and rec["name"] is None
     assert back["cases"][0]["generalized_dice"] is None
-    assert set(back) == {"segeval_version", "settings", "cases", "summary"}
+    assert set(back) == {"segeval_version", "report_format", "settings", "cases", "summary"}
     assert back["segeval_version"] == segeval.__version__
     assert jsonable([math.nan, -math.inf, np.float32(2.5), np.int64(3)]) == [None, "-inf", 2.5, 3]

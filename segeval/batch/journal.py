@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from segeval._version import __version__
 from segeval.errors import OutputError, ReportError
 from segeval.records import CaseResult, jsonable
-from segeval.report.reading import JOURNAL_KEY, ReadReport, read_report
+from segeval.report.reading import JOURNAL_KEY, JOURNAL_SUFFIX, ReadReport, read_report
 from segeval.report.writers import (
     is_stream,
     jsonl_header,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["JOURNAL_SUFFIX", "STREAMED_FORMATS", "ResultStream", "journal_path", "load_finished"]
 
-JOURNAL_SUFFIX = ".partial.jsonl"
 #: Outputs that grow as cases finish (a JSON or Markdown output is written at the end).
 STREAMED_FORMATS = ("csv", "jsonl")
 _JOURNAL_FORMAT = 1

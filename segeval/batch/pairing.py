@@ -171,6 +171,15 @@ def read_pairs_csv(path: str | os.PathLike[str]) -> Pairing:
         text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"--pairs {p}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--pairs {p}: not UTF-8 text; save it as a UTF-8 CSV with columns case,pred,gt") from None
+    try:
+        return _pairs(p, text)
+    except csv.Error as exc:
+        raise InputError(f"--pairs {p}: not a CSV segeval reads ({' '.join(str(exc).split())})") from None
+
+
+def _pairs(p: Path, text: str) -> Pairing:
     reader = csv.DictReader(io.StringIO(text))
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "pred" not in fields or "gt" not in fields:

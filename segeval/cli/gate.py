@@ -49,6 +49,9 @@ def gate_command(
         "Default: either one in the working directory.")] = None,
     no_config: Annotated[bool, typer.Option(
         "--no-config", help="Ignore segeval.toml / pyproject.toml in the working directory.")] = False,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="Judge an incomplete report (a batch's journal, or one still being "
+        "written) instead of refusing it.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
     junit: Annotated[Path | None, typer.Option(
         "--junit", metavar="FILE", help="Also write JUnit XML, one test per check, for CI dashboards.")] = None,
@@ -83,9 +86,10 @@ def gate_command(
             f"no checks given: add --min/--max {_CHECK} or --baseline OLD --max-drop METRIC=D, "
             f"or a [gate] table in segeval.toml{where}"
         )
+    result = judge(report, checks, allow_partial=allow_partial)
+    # Said once the report has been judged: an error before this is the only stderr line.
     if config_path is not None and config is None and not quiet:
         typer.echo(f"segeval: gate checks from {config_path}", err=True)
-    result = judge(report, checks)
     for note in result.notes:
         warn(note, quiet=quiet)
 

@@ -18,8 +18,9 @@ from segeval.gate.config import (
     find_config,
     read_config,
 )
-from segeval.gate.judge import CheckResult, GateResult, ReportValues, judge, plural, report_values
+from segeval.gate.judge import CheckResult, GateResult, judge, mean_change, plural
 from segeval.gate.stats import SIGNIFICANCE, bootstrap_ci, wilcoxon_p
+from segeval.gate.values import ReportValues, report_values
 from segeval.summary import statistic
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "checks_from_options",
     "find_config",
     "judge",
+    "mean_change",
     "parse_check",
     "parse_stat",
     "plural",

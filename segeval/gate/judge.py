@@ -12,7 +12,7 @@ counted, and fail ``per_case`` checks.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,11 @@ from typing import Any
 from segeval.errors import OptionError
 from segeval.gate.checks import CASE_METRICS, Check, LabelKey, higher_is_better, parse_stat
 from segeval.gate.stats import SIGNIFICANCE, bootstrap_ci, wilcoxon_p
-from segeval.metrics.registry import METRICS
+from segeval.gate.values import ReportValues, complete, report_values
 from segeval.report.numbers import fmt_bar, fmt_p, fmt_reason
-from segeval.report.reading import ReadReport, read_report
-from segeval.summary import macro, statistic
+from segeval.summary import statistic
 
-__all__ = ["CheckResult", "GateResult", "ReportValues", "judge", "plural", "report_values"]
+__all__ = ["CheckResult", "GateResult", "judge", "mean_change", "plural"]
 
 _REL_TOL = 1e-12
 
@@ -33,114 +32,6 @@ _REL_TOL = 1e-12
 def plural(n: int, word: str) -> str:
     """``1 case``, ``2 cases``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-@dataclass
-class ReportValues:
-    """A report reduced to what the gate needs.
-
-    Attributes
-    ----------
-    source : str
-        File name (or "the report"), for messages.
-    cases : list of str
-        Ids of the scored cases, in report order.
-    values : dict
-        case -> label -> metric -> float (NaN where the report has none).
-    case_values : dict
-        case -> case-level metric (``generalized_dice``) -> float.
-    labels : list
-        Label keys (int labels, str regions) in order of first appearance.
-    names : dict
-        Label key -> name (or None).
-    metrics : set of str
-        Metrics the report holds.
-    failed : dict
-        case -> error, for cases that could not be scored, in report order.
-    notes : list of str
-        Things worth a warning (a truncated last line, duplicated cases).
-    kind : str
-        How the report was written (:attr:`segeval.report.reading.ReadReport.kind`).
-    """
-
-    source: str
-    cases: list[str] = field(default_factory=list)
-    values: dict[str, dict[LabelKey, dict[str, float]]] = field(default_factory=dict)
-    case_values: dict[str, dict[str, float]] = field(default_factory=dict)
-    labels: list[LabelKey] = field(default_factory=list)
-    names: dict[LabelKey, str | None] = field(default_factory=dict)
-    metrics: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    kind: str = "json"
-
-    @property
-    def n_cases(self) -> int:
-        """Scored plus failed cases."""
-        return len(self.cases) + len(self.failed)
-
-    def label_text(self, key: LabelKey | None) -> str:
-        """``1 (liver)``, ``WT`` or ``macro``."""
-        if key is None:
-            return "macro"
-        name = self.names.get(key)
-        return f"{key} ({name})" if name and str(name) != str(key) else str(key)
-
-    def per_case(self, metric: str, label: LabelKey | None) -> list[tuple[str, float]]:
-        """(case, value) for every scored case; the macro value (mean over labels, NaN excluded) for None."""
-        out = []
-        for cid in self.cases:
-            if metric in CASE_METRICS:
-                v = self.case_values.get(cid, {}).get(metric, math.nan)
-            elif label is None:
-                v = macro(self.values[cid].values(), metric)
-            else:
-                v = self.values[cid].get(label, {}).get(metric, math.nan)
-            out.append((cid, v))
-        return out
-
-def report_values(report: Any) -> ReportValues:
-    """A report (a path, :class:`~segeval.summary.Report`, dict or :class:`ReadReport`) reduced for the gate.
-
-    Raises
-    ------
-    ReportError
-        The report cannot be read (see :func:`segeval.report.reading.read_report`).
-    """
-    if isinstance(report, ReportValues):
-        return report
-    read: ReadReport = read_report(report)
-    out = ReportValues(source=read.source, notes=list(read.notes), kind=read.kind)
-    for c in read.cases:
-        if c.error:
-            out.failed[c.case] = c.error
-            continue
-        out.cases.append(c.case)
-        out.values[c.case] = {}
-        for r in c.labels:
-            key = r["label"]
-            name = r.get("name")
-            name = str(name) if name not in (None, "") else None
-            if key not in out.names:
-                out.labels.append(key)
-                out.names[key] = name
-            elif out.names[key] is None and name:
-                out.names[key] = name
-            vals = {m: float(v) for m, v in r.items() if m in METRICS}
-            out.values[c.case][key] = vals
-            out.metrics.update(vals)
-        out.case_values[c.case] = {"generalized_dice": float(c.generalized_dice)}
-    settings = read.settings or {}
-    out.metrics.update(m for m in settings.get("metrics") or [] if m in METRICS)
-    label_names = settings.get("label_names")
-    if isinstance(label_names, dict):  # names the records left out
-        from segeval.report.reading import label_key
-
-        for k, name in label_names.items():
-            key = label_key(k)
-            if key in out.names and out.names[key] is None and name:
-                out.names[key] = str(name)
-    return out
 
 
 @dataclass
@@ -285,6 +176,7 @@ def judge(
     baseline: Any = None,
     significant: bool = False,
     seed: int = 0,
+    allow_partial: bool = False,
 ) -> GateResult:
     """Judge a report against checks.
 
@@ -305,6 +197,9 @@ def judge(
         for checks that do not say.
     seed : int
         Seed of the bootstrap (the output is deterministic).
+    allow_partial : bool
+        Judge an incomplete report (a batch's journal, a run that has not
+        finished) instead of refusing it.
 
     Returns
     -------
@@ -314,7 +209,7 @@ def judge(
     Raises
     ------
     ReportError
-        A report cannot be read.
+        A report cannot be read, or is incomplete (without ``allow_partial``).
     OptionError
         A check names a metric or label the report does not have, or a
         ``max_drop`` check has no baseline.
@@ -329,7 +224,7 @@ def judge(
     (True, 0.85)
     """
     default_stat = parse_stat(stat, "stat")
-    data = report_values(report)
+    data = complete(report_values(report), allow_partial)
     results: list[CheckResult] = []
     baselines: dict[Any, ReportValues] = {}
     base_used: ReportValues | None = None
@@ -342,7 +237,7 @@ def judge(
                 raise OptionError(f"{c}: needs a baseline report (--baseline OLD_REPORT)")
             bkey = str(b) if isinstance(b, (str, Path)) else id(b)
             if bkey not in baselines:
-                baselines[bkey] = report_values(b)
+                baselines[bkey] = complete(report_values(b), allow_partial)
             base_used = base_used or baselines[bkey]
             sig = c.significant if c.significant is not None else significant
             results.append(_judge_drop(data, baselines[bkey], c, significant=sig, seed=seed))
@@ -480,15 +375,22 @@ def _judge_drop(new: ReportValues, old: ReportValues, check: Check, *, significa
                            f"no valid value: no matched case has {check.metric} of {label_text} in both reports",
                            0, n_nan)
     diffs = [0.0 if a == b else a - b for _, a, b in pairs]
-    change = math.fsum(diffs) / n
+    change = mean_change(diffs)
     drop = -sign * change
     ci_low, ci_high = bootstrap_ci(diffs, seed=seed)
     p = wilcoxon_p(diffs)
     is_sig = drop > 0 and p < SIGNIFICANCE
-    too_big = drop > check.value and not math.isclose(drop, check.value, rel_tol=_REL_TOL, abs_tol=_REL_TOL)
-    passed = not too_big or (significant and not is_sig)
+    too_big = math.isnan(drop) or (
+        drop > check.value and not math.isclose(drop, check.value, rel_tol=_REL_TOL, abs_tol=_REL_TOL))
+    passed = not too_big or (significant and not is_sig and not math.isnan(drop))
     ci = f"95% CI {fmt_reason(ci_low, signed=True)} to {fmt_reason(ci_high, signed=True)}, p={fmt_p(p)}"
-    if not too_big:
+    if math.isnan(drop):
+        went = [k for (k, a, b), d in zip(pairs, diffs) if d == math.inf]
+        came = [k for (k, a, b), d in zip(pairs, diffs) if d == -math.inf]
+        reason = (f"the mean change is undefined: {plural(len(went), 'case')} went to inf "
+                  f"({', '.join(went[:5])}) and {plural(len(came), 'case')} came back from inf "
+                  f"({', '.join(came[:5])})")
+    elif not too_big:
         reason = f"change {fmt_reason(change, signed=True)} ({ci}); allowed drop {fmt_bar(check.value)}"
     elif passed:
         reason = (f"dropped by {fmt_reason(drop)} > {fmt_bar(check.value)} but not significantly "
@@ -503,8 +405,30 @@ def _judge_drop(new: ReportValues, old: ReportValues, check: Check, *, significa
         per = [(k, -sign * (0.0 if a == b else a - b)) for k, a, b in pairs]
         failing = sorted((p_ for p_ in per if p_[1] > check.value), key=lambda p_: -p_[1])
     return CheckResult(
-        check, stat, key_new, label_text, math.fsum(a for _, a, _ in pairs) / n, check.value, passed, reason,
-        n, n_nan, [k for k, _ in failing], [-sign * v for _, v in failing],
+        check, stat, key_new, label_text, statistic((a for _, a, _ in pairs), "mean"), check.value, passed,
+        reason, n, n_nan, [k for k, _ in failing], [-sign * v for _, v in failing],
         change=change, ci_low=ci_low, ci_high=ci_high, p_value=p,
-        baseline_value=math.fsum(b for _, _, b in pairs) / n, significant=is_sig,
+        baseline_value=statistic((b for _, _, b in pairs), "mean"), significant=is_sig,
     )
+
+
+def mean_change(diffs: Sequence[float]) -> float:
+    """The mean of paired changes, where a change may be infinite (a distance went to or came back from inf).
+
+    All finite: their mean. Infinite changes of one sign: that infinity (one
+    case whose distance went to inf outweighs any finite improvement). Both
+    signs: NaN, undefined, and the check fails saying which cases went which
+    way; a case infinite in both reports has change 0.
+
+    Examples
+    --------
+    >>> mean_change([0.5, -1.5]), mean_change([1.0, float("inf")]), mean_change([float("inf"), -float("inf")])
+    (-0.5, inf, nan)
+    """
+    up = any(d == math.inf for d in diffs)
+    down = any(d == -math.inf for d in diffs)
+    if up and down:
+        return math.nan
+    if up or down:
+        return math.inf if up else -math.inf
+    return math.fsum(diffs) / len(diffs) if diffs else math.nan

@@ -58,6 +58,10 @@ def wilcoxon_p(diffs: Sequence[float]) -> float:
     nonzero = [d for d in diffs if d != 0.0 and not math.isnan(d)]
     if not nonzero:
         return 1.0
+    # The test ranks |d|: an infinite change (a distance went to inf) is the largest rank.
+    finite = [abs(d) for d in nonzero if math.isfinite(d)]
+    largest = (max(finite) if finite else 0.0) * 2 + 1.0
+    nonzero = [d if math.isfinite(d) else math.copysign(largest, d) for d in nonzero]
     from scipy.stats import wilcoxon
 
     # Zeros are dropped (Wilcoxon's convention). The exact null distribution for

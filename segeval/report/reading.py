@@ -11,7 +11,6 @@ by a killed run is left out with a note instead of failing the read.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import math
@@ -23,16 +22,19 @@ from typing import Any
 
 import numpy as np
 
-from segeval.errors import ReportError
+from segeval.errors import ReadError, ReportError
+from segeval.io._gzip import gunzip
 from segeval.metrics.overlap import generalized_dice_from_counts
 from segeval.metrics.registry import METRICS
-from segeval.records import NOT_NUMBERS, CaseResult, ClassRecord, decode_number
+from segeval.records import NOT_NUMBERS, REPORT_FORMAT, CaseResult, ClassRecord, decode_number
 from segeval.summary import Report
 
-__all__ = ["JOURNAL_KEY", "ReadReport", "label_key", "read_report"]
+__all__ = ["JOURNAL_KEY", "JOURNAL_SUFFIX", "ReadReport", "label_key", "read_report"]
 
 #: The key of a journal's first line (``{"segeval_journal": 1, "settings": ...}``).
 JOURNAL_KEY = "segeval_journal"
+#: A batch's journal beside its output: ``results.csv`` -> ``results.csv.partial.jsonl``.
+JOURNAL_SUFFIX = ".partial.jsonl"
 
 _INT = re.compile(r"[+-]?\d+")
 _COUNTS = ("tp", "fp", "fn", "tn")
@@ -57,6 +59,9 @@ class ReadReport:
         A CSV's header, lower case (empty for the other kinds).
     notes : list of str
         Things worth a warning: a line cut short, a case recorded twice.
+    partial : str or None
+        Why the report is incomplete (a journal, a run that has not finished,
+        a last line cut short), else None.
     """
 
     source: str
@@ -65,6 +70,8 @@ class ReadReport:
     settings: dict[str, Any] | None = None
     columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    partial: str | None = None
+    finished: bool = True  # JSON Lines: the summary line a finished batch writes last was found
 
     def to_report(self) -> Report:
         """The cases as a :class:`~segeval.summary.Report` (empty settings when the file has none)."""
@@ -83,7 +90,9 @@ def read_report(report: Any) -> ReadReport:
     if isinstance(report, ReadReport):
         return report
     if isinstance(report, (str, Path)):
-        return _read_path(Path(report))
+        read = _read_path(Path(report))
+        read.partial = _incomplete(Path(report), read)
+        return read
     if isinstance(report, Report):
         return ReadReport("the report", "object", list(report.cases), dict(report.settings))
     if isinstance(report, Mapping):
@@ -104,10 +113,12 @@ def _read_path(path: Path) -> ReadReport:
             raise ReportError(f"{source}: is a folder; give the report file that score/batch wrote with -o") from None
         raise ReportError(f"{source}: cannot read ({exc.strerror or exc})") from None
     if raw[:2] == b"\x1f\x8b":
+        # A report compresses 10-20 fold; past 64 times its compressed size it is a gzip bomb.
+        limit = max(_MIN_REPORT_LIMIT, 64 * len(raw))
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ReportError(f"{source}: truncated or corrupt gzip data ({exc})") from None
+            raw = gunzip(raw, shown=source, limit=limit).tobytes()
+        except ReadError as exc:
+            raise ReportError(str(exc).replace("corrupt gzip stream", "truncated or corrupt gzip data")) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -127,11 +138,69 @@ def _read_path(path: Path) -> ReadReport:
             if lines or exc.msg == "Extra data":
                 return _from_jsonl(source, text, notes)
             raise ReportError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except (RecursionError, ValueError) as exc:
+            raise ReportError(f"{source}: not a report segeval reads ({_why(exc)})") from None
         return _from_json_obj(source, obj, notes, kind="jsonl" if lines else "json")
-    return _from_csv(source, text, notes)
+    try:
+        return _from_csv(source, text, notes)
+    except csv.Error as exc:
+        raise ReportError(f"{source}: not a CSV segeval reads ({_why(exc)})") from None
+
+
+_MIN_REPORT_LIMIT = 64 << 20
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
+def _check_format(source: str, obj: Mapping[str, Any]) -> None:
+    """A newer (or unknown) report format is one clear line, not a quiet misreading."""
+    version = obj.get("report_format", REPORT_FORMAT)
+    journal = obj.get(JOURNAL_KEY)
+    if journal is not None and journal != 1:
+        raise ReportError(f"{source}: a journal of format {journal!r}, which this segeval (format 1) does not "
+                          "read; resume with the segeval that wrote it")
+    if version != REPORT_FORMAT:
+        raise ReportError(f"{source}: written in report format {version!r}, which this segeval (format "
+                          f"{REPORT_FORMAT}) does not read; read it with the segeval that wrote it")
+
+
+def _settings(source: str, settings: Any) -> dict[str, Any] | None:
+    """A report's settings, checked for the types the readers rely on."""
+    if settings is None:
+        return None
+    if not isinstance(settings, Mapping):
+        raise ReportError(f"{source}: \"settings\" must be an object, got {type(settings).__name__}")
+    metrics = settings.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise ReportError(f"{source}: settings.metrics must be a list of metric names, got {metrics!r:.80}")
+    for key in ("label_names", "regions"):
+        if not isinstance(settings.get(key, {}) or {}, Mapping):
+            raise ReportError(f"{source}: settings.{key} must be an object")
+    return dict(settings)
+
+
+def _incomplete(path: Path, read: ReadReport) -> str | None:
+    """Why a report read from ``path`` is not the whole of a finished run, or None."""
+    if read.kind == "journal":
+        return "it is the journal of a batch that did not finish"
+    journal = path.with_name(path.name + JOURNAL_SUFFIX)
+    if journal.exists():
+        return f"the batch writing it has not finished: its journal {journal} is beside it"
+    if any("is incomplete" in note for note in read.notes):
+        return "its last line is cut short"
+    if read.kind == "jsonl" and read.settings is not None and not read.finished:
+        # segeval's own JSON Lines (a settings line first) end with the summary line.
+        return "it has no summary line, which a batch writes last"
+    return None
 
 
 def _from_json_obj(source: str, obj: Any, notes: list[str], *, kind: str) -> ReadReport:
+    if isinstance(obj, Mapping):
+        _check_format(source, obj)
     if isinstance(obj, Mapping) and isinstance(obj.get("cases"), list):
         return _from_case_dicts(source, obj["cases"], obj.get("settings"), notes, kind)
     if isinstance(obj, Mapping) and "case" in obj:
@@ -149,6 +218,7 @@ def _from_jsonl(source: str, text: str, notes: list[str]) -> ReadReport:
     cases: list[Any] = []
     settings = None
     kind = "jsonl"
+    finished = False
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -159,6 +229,10 @@ def _from_jsonl(source: str, text: str, notes: list[str]) -> ReadReport:
                 notes.append(f"{source}: line {i + 1} is incomplete (an interrupted run?) and was ignored")
                 continue
             raise ReportError(f"{source}: line {i + 1} is not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except (RecursionError, ValueError) as exc:
+            raise ReportError(f"{source}: line {i + 1} is not a record segeval reads ({_why(exc)})") from None
+        if isinstance(obj, Mapping) and (JOURNAL_KEY in obj or "report_format" in obj):
+            _check_format(source, obj)
         if isinstance(obj, Mapping) and "case" in obj:
             cases.append(obj)
         elif isinstance(obj, Mapping) and isinstance(obj.get("cases"), list):
@@ -167,7 +241,11 @@ def _from_jsonl(source: str, text: str, notes: list[str]) -> ReadReport:
             settings = obj["settings"]
             if JOURNAL_KEY in obj:
                 kind = "journal"
-    return _from_case_dicts(source, cases, settings, notes, kind)
+        elif isinstance(obj, Mapping) and "summary" in obj:
+            finished = True
+    read = _from_case_dicts(source, cases, settings, notes, kind)
+    read.finished = finished
+    return read
 
 
 def label_key(value: Any) -> int | str:
@@ -185,7 +263,7 @@ def label_key(value: Any) -> int | str:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     text = str(value).strip()
-    return int(text) if _INT.fullmatch(text) else text
+    return int(text) if _INT.fullmatch(text) and len(text) < 20 else text
 
 
 def _number(value: Any, where: str) -> float:
@@ -269,8 +347,7 @@ def _from_case_dicts(source: str, cases: Sequence[Any], settings: Any, notes: li
     unique = _last_wins(source, parsed, notes, quiet=kind == "journal")
     if not unique and kind != "journal":
         raise ReportError(f"{source}: the report has no cases")
-    return ReadReport(source, kind, unique, dict(settings) if isinstance(settings, Mapping) else None,
-                      notes=notes)
+    return ReadReport(source, kind, unique, _settings(source, settings), notes=notes)
 
 
 def _from_csv(source: str, text: str, notes: list[str]) -> ReadReport:

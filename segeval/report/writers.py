@@ -22,7 +22,7 @@ from typing import Any
 
 from segeval._version import __version__
 from segeval.errors import OutputError
-from segeval.records import jsonable
+from segeval.records import REPORT_FORMAT, jsonable
 from segeval.report.numbers import fmt_number
 from segeval.summary import Report, macro
 
@@ -56,8 +56,8 @@ def jsonl_line(obj: Any) -> str:
 
 
 def jsonl_header(settings: dict[str, Any]) -> str:
-    """The first line of a JSON Lines report: the version and the settings."""
-    return jsonl_line({"segeval_version": __version__, "settings": settings})
+    """The first line of a JSON Lines report: the version, the report format and the settings."""
+    return jsonl_line({"segeval_version": __version__, "report_format": REPORT_FORMAT, "settings": settings})
 
 
 def to_jsonl(report: Report) -> str:

@@ -104,7 +104,8 @@ def test_jsonl_output_holds_the_json_reports_values_a_line_each(scenario: dict[s
         assert r.exit_code == 3, r.output
     whole = json.loads(Path("out.json").read_text())
     records = [json.loads(line) for line in Path("out.jsonl").read_text().splitlines()]
-    assert records[0] == {"segeval_version": whole["segeval_version"], "settings": whole["settings"]}
+    assert records[0] == {"segeval_version": whole["segeval_version"], "report_format": 1,
+                          "settings": whole["settings"]}
     assert records[1:-1] == whole["cases"]
     assert records[-1] == {"summary": whole["summary"]}
     # gate reads either, with the same verdict
