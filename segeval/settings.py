@@ -185,6 +185,20 @@ def parse_inf_distance(value: str | float | None) -> str | float | None:
     return number
 
 
+def _whole(value: Any, option: str) -> int:
+    """A label given as a Python value: an int, a NumPy integer or a float with no fraction (``2.0``).
+
+    ``True``, ``1.5`` or ``"1"`` would be truncated or misread, so they are refused.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise LabelSpecError(f"{option}: {value!r} is not a whole number")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    raise LabelSpecError(f"{option}: {value!r} is not a whole number")
+
+
 def _labels(
     labels: str | Sequence[int] | Mapping[str, int] | None, known: Mapping[int, str],
 ) -> tuple[tuple[int, ...] | None, dict[int, str]]:
@@ -201,9 +215,7 @@ def _labels(
     numbers: list[int] = []
     names: dict[int, str] = {}
     for name, value in pairs:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise LabelSpecError(f"--labels: {value!r} is not a whole number")
-        number = check_label(int(value), "--labels")
+        number = check_label(_whole(value, "--labels"), "--labels")
         if number in numbers:
             raise LabelSpecError(f"--labels: label {number} is listed twice")
         if name is not None:
@@ -320,9 +332,7 @@ def label_set(
     if ignore_label is None and label_map is not None:
         ignore_label = label_map.ignore_label
     if ignore_label is not None:
-        if isinstance(ignore_label, bool) or not isinstance(ignore_label, (int, np.integer)):
-            raise LabelSpecError(f"--ignore-label: {ignore_label!r} is not a whole number")
-        check_label(int(ignore_label), "--ignore-label")
+        ignore_label = check_label(_whole(ignore_label, "--ignore-label"), "--ignore-label")
     if label_tuple == () and not chosen and not include_background:
         if from_map is not None:
             raise LabelSpecError(f"{from_map}: the label map declares no foreground label or region to score")

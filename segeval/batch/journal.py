@@ -120,6 +120,9 @@ class ResultStream:
                 write_atomic(self.output, jsonl_header(settings) + "".join(jsonl_line(c.to_dict()) for c in kept))
             if fmt in STREAMED_FORMATS:
                 self._files.append(self.output.open("a", encoding="utf-8", newline=""))
+        except OutputError:
+            self.close()
+            raise
         except OSError as exc:
             self.close()
             raise OutputError(f"-o {self.output}: cannot write ({exc.strerror or exc})") from None

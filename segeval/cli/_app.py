@@ -3,11 +3,14 @@
 Exit codes (DESIGN.md): 0 ok; 1 a gate failed; 2 bad input or usage (one
 line on stderr, no traceback unless ``--debug``); 3 some batch cases failed;
 4 an internal error (a bug: one line; ``--debug`` shows the traceback); 128 +
-the signal's number when interrupted (130 for Ctrl-C, 143 for SIGTERM).
+the signal's number when interrupted (130 for Ctrl-C, 143 for SIGTERM; 141,
+quietly, when the reader of stdout goes away).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
 from typing import Any
@@ -28,8 +31,31 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+class _Stopped(BaseException):
+    """Carries a stop past Typer, which turns KeyboardInterrupt into a silent exit 130 (losing
+    SIGTERM's 143) and a broken stdout pipe into exit 1 (which means "a gate failed")."""
+
+    def __init__(self, code: int, message: str | None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
 class _Group(TyperGroup):
     """Typer group whose errors are one stderr line and DESIGN.md's exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped(128 + getattr(exc, "signum", 2), "segeval: interrupted") from None
+        except BrokenPipeError:
+            # The reader of stdout went away (`segeval ... | head`): stop quietly, as a shell's
+            # pipeline does, without the interpreter's own complaint when it flushes stdout.
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            raise _Stopped(128 + 13, None) from None
 
     def main(  # type: ignore[override]
         self,
@@ -63,6 +89,10 @@ class _Group(TyperGroup):
                 f"segeval{sub}: error: {_one_line(exc.format_message())} (see 'segeval{sub} --help')\n"
             )
             sys.exit(2)
+        except _Stopped as stop:
+            if stop.message:
+                sys.stderr.write(stop.message + "\n")
+            sys.exit(stop.code)
         except typer.Abort:
             sys.stderr.write("segeval: interrupted\n")
             sys.exit(130)

@@ -111,10 +111,20 @@ def output_format(fmt: str | None, output: Path | None) -> str:
 
 
 def stdout_console() -> Any:
-    """A rich Console on stdout; colour follows the terminal and NO_COLOR."""
+    """A rich Console on stdout; colour follows the terminal and NO_COLOR.
+
+    When the reader of stdout goes away (``segeval score ... | head``), rich
+    exits 1 by itself, which means "a gate failed"; this console raises
+    ``BrokenPipeError`` instead, for the application's quiet exit 141.
+    """
     from rich.console import Console
 
-    return Console(file=sys.stdout, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return _Console(file=sys.stdout, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False)
 
 
 def stderr_console() -> Any:

@@ -89,7 +89,9 @@ def score_command(
         allow_outside_data_files=allow_outside_data_files,
     )
     for note in report.cases[0].notes:
-        warn(f"{gt}: {note}", quiet=quiet)
+        # A reader's note names its file already; the others are about the case.
+        named = note.startswith((str(pred), str(gt)))
+        warn(note if named else f"{gt}: {note}", quiet=quiet)
     for line in label_set_warnings(report.cases, ScoreSettings.from_dict(report.settings)):
         warn(line, quiet=quiet)
     if output is not None:

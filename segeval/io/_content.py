@@ -15,23 +15,35 @@ from typing import Any
 
 import numpy as np
 
-from segeval.errors import InputError
+from segeval.errors import InputError, OptionError
 
 __all__ = ["KINDS", "MAX_VOXELS", "axcodes", "check_dtype", "check_voxels", "checked_array", "describe_content",
-           "sniff", "split_channels"]
+           "max_voxels", "sniff", "split_channels"]
 
-#: The largest volume segeval reads, in voxels (``SEGEVAL_MAX_VOXELS`` changes it): 4 Gi, a
-#: 2048 x 2048 x 1024 volume, 4 GiB of uint8. Larger declared sizes are refused before
-#: anything is allocated, so a forged header cannot make a reader ask for terabytes.
-MAX_VOXELS = int(os.environ.get("SEGEVAL_MAX_VOXELS", str(1 << 32)))
+#: The largest volume segeval reads by default, in voxels: 4 Gi, a 2048 x 2048 x 1024
+#: volume, 4 GiB of uint8 (the environment variable ``SEGEVAL_MAX_VOXELS`` changes it).
+#: Larger declared sizes are refused before anything is allocated, so a forged header
+#: cannot make a reader ask for terabytes.
+MAX_VOXELS = 1 << 32
+
+
+def max_voxels() -> int:
+    """The voxel limit in force: ``SEGEVAL_MAX_VOXELS`` when set (a positive integer), else :data:`MAX_VOXELS`."""
+    raw = os.environ.get("SEGEVAL_MAX_VOXELS", "").strip().replace("_", "")
+    if not raw:
+        return MAX_VOXELS
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 30:
+        raise OptionError(f"SEGEVAL_MAX_VOXELS={raw[:40]!r}: give a positive whole number of voxels")
+    return int(raw)
 
 
 def check_voxels(voxels: int, shape: tuple[int, ...], shown: str) -> None:
-    """Refuse a declared volume past :data:`MAX_VOXELS`, with one line naming the file and its size."""
-    if voxels > MAX_VOXELS:
+    """Refuse a declared volume past :func:`max_voxels`, with one line naming the file and its size."""
+    limit = max_voxels()
+    if voxels > limit:
         raise InputError(
             f"{shown}: its header declares {voxels:,} voxels (shape {shape}), more than segeval reads "
-            f"({MAX_VOXELS:,}; set SEGEVAL_MAX_VOXELS to allow more)"
+            f"({limit:,}; set SEGEVAL_MAX_VOXELS to allow more)"
         )
 
 

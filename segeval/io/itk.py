@@ -61,22 +61,28 @@ def _itk_reason(exc: Exception) -> str:
 _DATA_FILE = re.compile(r"^(?:ElementDataFile\s*=|data ?file:)[ \t]*(\S[^\r\n]*?)\s*$", re.MULTILINE)
 
 
-def _data_files(path: Path) -> list[str]:
+_HEADER_SCAN = 1 << 20
+
+
+def _data_files(path: Path) -> list[str] | None:
     """The data files a detached header (``.mhd``/``.nhdr``) names: one, a LIST, a printf pattern's folder.
 
     MetaImage writes ``ElementDataFile = x.raw`` (``LOCAL``: the data follows
     the header); NRRD ``data file: x.raw.gz``. ``LIST`` names one file per
     following line; a pattern (``slice%03d.raw 1 10 1``) stands for files in
-    its own folder.
+    its own folder. None when the header does not end within its first MiB
+    (so what it names cannot be told).
     """
     try:
         with path.open("rb") as fh:
-            text = fh.read(64 * 1024).decode("latin-1")
+            text = fh.read(_HEADER_SCAN).decode("latin-1")
     except OSError:
         return []
     match = _DATA_FILE.search(text)
     if match is None:
-        return []
+        # A MetaImage header ends with ElementDataFile, a NRRD header at its first blank line.
+        ended = text.startswith("NRRD") and ("\n\n" in text or "\r\n\r\n" in text)
+        return [] if ended or len(text) < _HEADER_SCAN else None
     name = match.group(1)
     if name == "LOCAL":
         return []
@@ -97,6 +103,11 @@ def _check_data_files(path: Path, shown: str, fmt_name: str, allow_outside: bool
     """
     folder = path.parent.resolve()
     names = _data_files(path)
+    if names is None:
+        if allow_outside:
+            return
+        raise ReadError(f"{shown}: the {fmt_name} header does not end within its first MiB, so the data file it "
+                        "names cannot be checked; re-export it (--allow-outside-data-files reads it anyway)")
     for name in names:
         target = (path.parent / name).resolve()
         if not allow_outside and not target.is_relative_to(folder):

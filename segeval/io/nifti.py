@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import struct
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,15 @@ _MAX_HEADER = 64 << 20
 
 @contextlib.contextmanager
 def _quiet_nibabel() -> Iterator[None]:
-    """nibabel logs its own header complaints to stderr; segeval says what matters in one line."""
+    """nibabel logs its own header complaints to stderr (and NumPy warns of the NaN a forged
+    pixdim makes of its affine); segeval checks what matters and says it in one line."""
     logger = logging.getLogger("nibabel")
     saved = logger.level
     logger.setLevel(logging.CRITICAL + 1)
     try:
-        yield
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         logger.setLevel(saved)
 
@@ -187,10 +191,18 @@ def _dims(header: bytes, kind: str) -> tuple[int, ...]:
     return struct.unpack_from(order + "8q", header, 16)
 
 
+def _zero_pixdims(header: bytes, kind: str, n_spatial: int) -> list[int]:
+    """The spatial axes (1-based, as in ``pixdim``) whose voxel size the header gives as 0."""
+    size = _HEADER_SIZE[kind]
+    order = "<" if int.from_bytes(header[:4], "little") == size else ">"
+    pixdim = struct.unpack_from(order + ("8f" if kind == "nifti1" else "8d"), header, 76 if kind == "nifti1" else 104)
+    return [axis for axis in range(1, n_spatial + 1) if pixdim[axis] == 0]
+
+
 def _geometry(image: Any, n_spatial: int, shown: str) -> tuple[np.ndarray[Any, Any], tuple[float, ...]]:
     """The affine and voxel sizes, or one line naming the field that makes them unusable."""
     try:
-        with _quiet_nibabel(), np.errstate(all="ignore"):
+        with _quiet_nibabel():
             affine = np.asarray(image.affine, dtype=np.float64)
             zooms = tuple(float(z) for z in image.header.get_zooms()[:n_spatial])
     except (*_NIBABEL_ERRORS, np.linalg.LinAlgError) as exc:
@@ -234,6 +246,8 @@ def read_nifti(path: Path, *, shown: str, allow_channels: bool = False) -> Label
     try:
         with path.open("rb") as fh:
             return _read_open(fh, shown, allow_channels)
+    except ReadError:
+        raise
     except OSError as exc:
         raise ReadError(
             f"{shown}: cannot be read ({exc.strerror or exc}); check its permissions"
@@ -267,6 +281,16 @@ def _read_open(fh: io.BufferedIOBase, shown: str, allow_channels: bool) -> Label
     if len(header_bytes) < offset:
         raise ReadError(f"{shown}: truncated NIfTI file (it ends at byte {len(header_bytes)}, before the "
                         f"voxels the header puts at byte {offset}); re-copy or re-export it")
+    # Nothing the size of the volume is allocated for a file that cannot hold it:
+    # deflate inflates at most 1032-fold.
+    on_disk = os.fstat(fh.fileno()).st_size
+    most = on_disk * 1032 + (1 << 20) if compressed else on_disk
+    if offset + n_bytes > most:
+        raise ReadError(
+            f"{shown}: truncated NIfTI file (the header needs {offset + n_bytes} bytes, {n_bytes} of voxels "
+            f"after {offset}, but the {'compressed ' if compressed else ''}file of {on_disk} bytes "
+            f"{'cannot inflate to that' if compressed else 'is shorter'}); re-copy or re-export it"
+        )
     buffer = np.empty(n_bytes, dtype=np.uint8)
     already = np.frombuffer(header_bytes[offset:offset + n_bytes], dtype=np.uint8)
     buffer[: already.size] = already
@@ -278,6 +302,11 @@ def _read_open(fh: io.BufferedIOBase, shown: str, allow_channels: bool) -> Label
             f"file has {offset + got}); re-copy or re-export it"
         )
     notes = []
+    zero = _zero_pixdims(header_bytes, kind, min(len(shape), 3))
+    if zero:
+        # nibabel reads a voxel size of 0 as 1 mm; a volume in ml then rests on that guess.
+        notes.append(f"{shown}: its header gives voxel size 0 for pixdim{zero}; read as 1 mm, as nibabel does "
+                     "(give --spacing if that is wrong)")
     extra = source.extra(offset + n_bytes, len(header_bytes))
     if extra:
         notes.append(f"{shown} holds {extra} beyond the {n_bytes} voxel bytes its header declares; "

@@ -262,7 +262,8 @@ def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
     A symlink is written through (its target is replaced, the link kept); a
     FIFO or a character device is written straight into; nothing that is not
     a regular file is ever renamed over. A new file's mode follows the umask,
-    a replaced file keeps its own.
+    a replaced file keeps its own. Temporary files that a killed earlier
+    write of the same path left are removed once this one is in place.
 
     Parameters
     ----------
@@ -299,3 +300,4 @@ def write_atomic(path: str | Path, text: str, *, option: str = "-o") -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise OutputError(f"{option} {p}: cannot write ({exc.strerror or exc})") from None
+    remove_leftovers(target)

@@ -227,7 +227,7 @@ def test_resume_checks_every_option_that_changes_a_number_or_the_cases(scenario:
 
 # ----------------------------------------------------------------------------- interruption (real processes)
 
-SEGEVAL = [sys.executable, "-c", "from segeval.cli import app; app()"]
+SEGEVAL = [sys.executable, "-m", "segeval"]  # the console script's entry point, signal handlers included
 N_CASES = 12
 
 
@@ -286,8 +286,14 @@ def _reference(many: dict[str, Any], output: str) -> bytes:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process-group checks use /proc")
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_ctrl_c_stops_cleanly_and_resume_completes_the_report(many: dict[str, Any], jobs: str) -> None:
+@pytest.mark.parametrize(("jobs", "signum", "group"), [
+    pytest.param("1", signal.SIGINT, True, id="ctrl-c-jobs-1"),
+    pytest.param("2", signal.SIGINT, True, id="ctrl-c-jobs-2"),  # what Ctrl-C in a terminal does: the group
+    pytest.param("2", signal.SIGTERM, False, id="sigterm-jobs-2"),  # what a CI runner sends on cancel
+    pytest.param("1", signal.SIGHUP, False, id="sighup-jobs-1"),  # the terminal closed
+])
+def test_ctrl_c_stops_cleanly_and_resume_completes_the_report(many: dict[str, Any], jobs: str, signum: int,
+                                                              group: bool) -> None:
     root = many["root"]
     args = [str(many["pred"]), str(many["gt"]), "--jobs", jobs, "-o", "out.json"]
     reference = _reference(many, "reference.json")
@@ -295,9 +301,12 @@ def test_ctrl_c_stops_cleanly_and_resume_completes_the_report(many: dict[str, An
     proc = _segeval(root, *args, "-q", delay=0.3)
     journal = journal_path(root / "out.json")
     _wait_for_cases(journal, 3, proc)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    if group:
+        os.killpg(proc.pid, signum)
+    else:
+        os.kill(proc.pid, signum)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + signum, err
     assert "Traceback" not in err and len(lines(err)) == 1, err
     assert err.startswith("segeval: interrupted after ") and "--resume" in err
     kept = journal.read_text().count("\n") - 1
