@@ -19,11 +19,16 @@ from pathlib import Path
 ADDRESS_SPACE = 768 << 20
 
 # The child writes its own peak resident size (KiB) to the file named by
-# SEGEVAL_TEST_PEAK as it exits, whichever way it exits.
+# SEGEVAL_TEST_PEAK as it exits, whichever way it exits: VmHWM, the high-water
+# mark of its own memory map. (ru_maxrss would not do: Linux carries it across
+# exec, so a child of a 200 MB pytest process would start at 200 MB.)
 _CHILD = (
-    "import atexit, os, resource\n"
-    "atexit.register(lambda: open(os.environ['SEGEVAL_TEST_PEAK'], 'w')"
-    ".write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+    "import atexit, os\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            open(os.environ['SEGEVAL_TEST_PEAK'], 'w').write(line.split()[1])\n"
+    "atexit.register(_peak)\n"
     "import sys; sys.argv[0] = 'segeval'\n"
     "from segeval.__main__ import main; main()\n"
 )
@@ -50,10 +55,15 @@ def _limit() -> None:
 def segeval_limited(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
                     timeout: float = 120) -> Ran:
     """Run ``segeval ARGS`` in ``cwd`` under :data:`ADDRESS_SPACE`; return what it did."""
+    if not sys.platform.startswith("linux"):
+        import pytest
+
+        pytest.skip("the child's peak memory is read from /proc/self/status (Linux)")
     peak_file = cwd / ".segeval_test_peak"
     child_env = {**os.environ, **(env or {}), "SEGEVAL_TEST_PEAK": str(peak_file)}
     proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, args)], cwd=cwd, env=child_env,
                           preexec_fn=_limit, capture_output=True, text=True, timeout=timeout, check=False)
-    peak = float(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
+    assert peak_file.exists(), f"the child did not report its peak memory: {proc.stderr[-500:]}"
+    peak = float(peak_file.read_text()) / 1024
     peak_file.unlink(missing_ok=True)
     return Ran(proc.returncode, proc.stdout, proc.stderr, peak)
