@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from segeval._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
+    from segeval.check import check_dataset
     from segeval.errors import SegevalError
     from segeval.metrics.confusion import confusion_matrix
     from segeval.metrics.overlap import dice, generalized_dice, iou, tversky
     from segeval.records import CaseResult
+    from segeval.report.reading import load_report as read_report
     from segeval.scoring import score, score_case
     from segeval.settings import ScoreSettings, build_settings
     from segeval.summary import Report
@@ -35,10 +37,12 @@ _EXPORTS = {
     "ScoreSettings": "segeval.settings",
     "SegevalError": "segeval.errors",
     "build_settings": "segeval.settings",
+    "check_dataset": "segeval.check",
     "confusion_matrix": "segeval.metrics.confusion",
     "dice": "segeval.metrics.overlap",
     "generalized_dice": "segeval.metrics.overlap",
     "iou": "segeval.metrics.overlap",
+    "read_report": "segeval.report.reading:load_report",
     "score": "segeval.scoring",
     "score_case": "segeval.scoring",
     "tversky": "segeval.metrics.overlap",
@@ -52,10 +56,12 @@ __all__ = [
     "SegevalError",
     "__version__",
     "build_settings",
+    "check_dataset",
     "confusion_matrix",
     "dice",
     "generalized_dice",
     "iou",
+    "read_report",
     "score",
     "score_case",
     "tversky",
@@ -66,7 +72,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'segeval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

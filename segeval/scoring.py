@@ -30,7 +30,7 @@ from segeval.metrics.surface import reduce_distances, surface_metrics
 from segeval.records import CaseResult, CaseTask, ClassRecord
 from segeval.settings import ScoreSettings, build_settings
 from segeval.summary import Report
-from segeval.volume import LabelVolume, check_same_geometry, with_spacing
+from segeval.volume import LabelVolume, check_same_geometry, reorient_to, with_spacing
 
 __all__ = ["complete_label_set", "label_set_warnings", "load_case", "score", "score_case", "score_task",
            "unscored_values"]
@@ -328,12 +328,25 @@ def load_case(
         Read the data files of detached MetaImage/NRRD headers wherever they
         are (see :func:`segeval.io.read_volume`).
 
+    Returns
+    -------
+    (LabelVolume, LabelVolume)
+        The prediction and the ground truth on the GT's grid.
+
     Raises
     ------
     ReadError, InputError
         A file cannot be read or holds no label volume.
     GeometryMismatchError
         The grids differ (without ``resample_pred``), naming the field.
+
+    Notes
+    -----
+    A prediction on the same grid as the GT but with its axes permuted or
+    flipped (an LPS NRRD against an RAS NIfTI, an array saved transposed) is
+    transposed and flipped onto the GT's axes, exactly, with or without
+    ``resample_pred``, and its case notes say so
+    (:func:`segeval.volume.reorient_to`).
     """
     from segeval.io import read_volume
 
@@ -344,12 +357,20 @@ def load_case(
             path=None, spacing_given=gt_vol.spacing_given,
         ), gt_vol
     pred_vol = read_volume(pred, spacing_mm=settings.spacing_mm, allow_outside_data_files=allow_outside_data_files)
+    try:
+        check_same_geometry(pred_vol, gt_vol)
+    except GeometryMismatchError:
+        # The same grid with its axes permuted or flipped (LPS against RAS, a
+        # transposed array) is put on the GT's axes exactly, never resampled.
+        reoriented = reorient_to(pred_vol, gt_vol)
+        if reoriented is not None:
+            return reoriented, gt_vol
+        if not resample_pred:
+            raise
     if resample_pred:
         from segeval.io.itk import resample_to
 
         pred_vol = resample_to(pred_vol, gt_vol)
-    else:
-        check_same_geometry(pred_vol, gt_vol)
     return pred_vol, gt_vol
 
 

@@ -243,11 +243,66 @@ class Report:
         """Metric and count columns of :meth:`rows`."""
         return [*self.metrics, *COUNT_COLUMNS]
 
-    def to_frame(self) -> pd.DataFrame:
-        """pandas DataFrame, one row per label (and per case when there are several)."""
+    def to_frame(self, *, wide: bool = False) -> pd.DataFrame:
+        """pandas DataFrame: one row per (case, label), a ``case`` column first even for one case.
+
+        Parameters
+        ----------
+        wide : bool
+            The case x label pivot instead: one row per case (index ``case``),
+            columns ``(metric, label)`` with the label's name where it has one
+            (``frame["dice"]["liver"]``). Counts are left out.
+
+        Examples
+        --------
+        >>> import numpy as np, segeval
+        >>> gt = np.array([[1, 1, 0], [2, 2, 0]]); pred = np.array([[1, 0, 0], [2, 2, 2]])
+        >>> report = segeval.score(pred, gt, labels={"liver": 1, "spleen": 2}, metrics="dice")
+        >>> report.to_frame(wide=True)["dice"].round(2).to_dict("index")
+        {'case': {'liver': 0.67, 'spleen': 0.8}}
+        """
         import pandas as pd
 
         frame = pd.DataFrame(self.rows(), columns=["case", "label", "name", *self.columns()])
-        if len(self.cases) == 1:
-            frame = frame.drop(columns="case")
-        return frame
+        if not wide:
+            return frame
+        frame["label"] = [n if isinstance(n, str) and n else k for k, n in zip(frame["label"], frame["name"])]
+        order = list(dict.fromkeys(frame["label"]))
+        wide_frame = frame.pivot_table(index="case", columns="label", values=self.metrics, sort=False,
+                                       dropna=False, aggfunc="first")
+        wide_frame = wide_frame.reindex(columns=pd.MultiIndex.from_product([self.metrics, order]))
+        wide_frame.columns.names = [None, None]
+        return wide_frame.reindex(list(dict.fromkeys(frame["case"])))
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The per-label summary as a DataFrame: one row per (label, metric), columns :data:`STATS`.
+
+        The rows ``macro`` (mean over labels of each metric's mean) and
+        ``generalized_dice`` (over cases) come last, as in ``batch --summary``.
+        """
+        import pandas as pd
+
+        s = self.summary()
+        rows = []
+        for entry in s["per_label"]:
+            for m in self.metrics:
+                rows.append({"label": entry["label"], "name": entry.get("name"), "metric": m, **entry[m]})
+        for m in self.metrics:
+            rows.append({"label": "macro", "name": None, "metric": m, "mean": s["macro"][m]})
+        rows.append({"label": "generalized_dice", "name": None, "metric": "generalized_dice",
+                     **s["generalized_dice"]})
+        frame = pd.DataFrame(rows, columns=["label", "name", "metric", *STATS])
+        return frame.astype({"n": "Int64", "n_nan": "Int64"})
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view of a report: the summary table, with the number of cases and failures."""
+        import html
+
+        s = self.summary()
+        head = f"<p><b>segeval report</b>: {s['n_cases']} case{'s' if s['n_cases'] != 1 else ''}"
+        if s["n_failed"]:
+            head += f", {s['n_failed']} failed to score"
+        head += "</p>"
+        frame = self.summary_frame()
+        table: str = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
+        return head + table if table else head + html.escape(repr(self))

@@ -1,7 +1,10 @@
-"""A label volume with its voxel geometry; the geometry check between two; a spacing override.
+"""A label volume with its voxel geometry; the geometry check between two; exact reorientation; a spacing override.
 
-Resampling one grid onto another needs SimpleITK and lives with the ITK
-reader, :func:`segeval.io.itk.resample_to`.
+:func:`reorient_to` puts a prediction on the ground truth's grid when the two
+grids are the same points with the axes permuted or flipped (an LPS file
+against an RAS one, a transposed array): a transpose and flips of the array,
+exact. Resampling one grid onto another needs SimpleITK and lives with the
+ITK reader, :func:`segeval.io.itk.resample_to`.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ class LabelVolume:
         Reader-specific extras: ``format``, ``dtype`` (as stored on disk),
         ``axcodes`` (orientation codes, e.g. ``("R", "A", "S")``; absent for
         ``.npy``), ``channel_axis`` (only when a channel axis was kept),
-        ``resampled`` (set by :func:`resample_to`).
+        ``resampled`` (set by :func:`resample_to`), ``reoriented`` (the
+        orientation codes before and after, set by :func:`reorient_to`),
+        ``notes`` (lines for the case's report).
     """
 
     labels: Any
@@ -231,3 +236,136 @@ def _compare(
         return []
     values = f"pred {_fmt(pred)}{unit} vs gt {_fmt(gt)}{unit}"
     return [f"{field} differs ({values}, largest difference {largest:.6g}{unit})"]
+
+
+def orientation_codes(volume: LabelVolume) -> str:
+    """The orientation of a volume's array axes as a string of axis codes, e.g. ``"LPS"``.
+
+    Each array axis is named by the end of the RAS+ world axis it points to
+    most (``R``/``L``, ``A``/``P``, ``S``/``I``); ``"?"`` for a volume without
+    a direction (``.npy``).
+
+    Examples
+    --------
+    >>> orientation_codes(LabelVolume(np.zeros((2, 2, 2)), (1.0,) * 3, (0.0,) * 3, (-1, 0, 0, 0, -1, 0, 0, 0, 1)))
+    'LPS'
+    """
+    n = len(spatial_shape(volume))
+    if len(volume.direction) != n * n:
+        return "?" * n
+    rot = np.asarray(volume.direction, dtype=np.float64).reshape(n, n)
+    names = ("LR", "PA", "IS")
+    rows = np.argmax(np.abs(rot), axis=0)
+    return "".join(names[r][int(rot[r, c] > 0)] if r < 3 else "?" for c, r in enumerate(rows))
+
+
+def reorient_to(
+    pred: LabelVolume,
+    gt: LabelVolume,
+    *,
+    atol_mm: float = 1e-3,
+    atol_dir: float = 1e-4,
+) -> LabelVolume | None:
+    """``pred`` on ``gt``'s voxel grid by permuting and flipping its array axes, or None when that cannot be.
+
+    Two grids are the same points in the world, axis for axis, when gt's
+    array axis ``j`` runs along pred's axis ``perm[j]``, forwards or
+    backwards: the direction columns agree up to sign, the spacings and
+    shapes agree once permuted, and the origins put the voxel centres on each
+    other. The prediction's array is then transposed and flipped onto gt's
+    axes (no interpolation; every voxel keeps its label), which is what an
+    LPS-ordered NRRD scored against an RAS NIfTI, or a prediction saved with
+    a transposed array, needs.
+
+    Parameters
+    ----------
+    pred, gt : LabelVolume
+        The two volumes of a case; both need an origin, a direction and a
+        spacing from their file (``.npy`` volumes have none: None).
+    atol_mm : float, default 1e-3
+        As in :func:`check_same_geometry`, which judges the reoriented grid.
+    atol_dir : float, default 1e-4
+        As in :func:`check_same_geometry`.
+
+    Returns
+    -------
+    LabelVolume or None
+        ``pred`` itself when it is already on gt's grid. Otherwise a new
+        volume whose labels are pred's, transposed and flipped, copied into
+        gt's memory order (read-only), with gt's spacing, origin and
+        direction (within the tolerances), pred's path, and a note in
+        ``meta["notes"]`` naming the two orientations (``"LPS -> RAS"``).
+        None when no permutation and flips of pred's axes give gt's grid
+        (a grid off by a fraction of a voxel, a different spacing or an
+        oblique rotation): the caller refuses or resamples, as before.
+
+    Notes
+    -----
+    The world position of voxel ``i`` is ``origin + direction @ (spacing * i)``.
+    Flipping pred's axis ``k`` (of ``n_k`` voxels) moves its origin to the
+    centre of its last voxel along that axis,
+    ``origin + direction[:, k] * spacing[k] * (n_k - 1)``. A volume with a
+    channel axis is not reoriented (None).
+
+    Examples
+    --------
+    >>> gt = LabelVolume(np.arange(6).reshape(2, 3), (1.0, 2.0), (0.0, 0.0), (1.0, 0.0, 0.0, 1.0))
+    >>> pred = LabelVolume(gt.labels.T[::-1], (2.0, 1.0), (0.0, 4.0), (0.0, 1.0, -1.0, 0.0))
+    >>> out = reorient_to(pred, gt)
+    >>> bool((out.labels == gt.labels).all()), out.meta["notes"]
+    (True, ["prediction reoriented to the GT's axes (PR -> RA), exactly"])
+    """
+    n = len(pred.shape)
+    if (pred.meta.get("channel_axis") is not None or gt.meta.get("channel_axis") is not None
+            or len(gt.shape) != n or not (pred.spacing_given and gt.spacing_given)
+            or len(pred.origin) != n or len(gt.origin) != n or len(pred.spacing_mm) != n
+            or len(pred.direction) != n * n or len(gt.direction) != n * n):
+        return None
+    dp = np.asarray(pred.direction, dtype=np.float64).reshape(n, n)
+    dg = np.asarray(gt.direction, dtype=np.float64).reshape(n, n)
+    # dots[j, k]: cosine between gt's axis j and pred's axis k; each gt axis takes
+    # the pred axis most nearly parallel (or antiparallel) to it.
+    dots = dg.T @ dp
+    perm = [int(k) for k in np.argmax(np.abs(dots), axis=1)]
+    if sorted(perm) != list(range(n)):
+        return None
+    signs = [1 if dots[j, k] >= 0 else -1 for j, k in enumerate(perm)]
+    if perm == list(range(n)) and all(s > 0 for s in signs):
+        try:
+            check_same_geometry(pred, gt, atol_mm=atol_mm, atol_dir=atol_dir)
+        except GeometryMismatchError:
+            return None
+        return pred
+    pred_shape = pred.shape
+    origin = np.asarray(pred.origin, dtype=np.float64)
+    for j, k in enumerate(perm):
+        if signs[j] < 0:
+            origin = origin + dp[:, k] * pred.spacing_mm[k] * (pred_shape[k] - 1)
+    direction = dp[:, perm] * np.asarray(signs, dtype=np.float64)
+    shape = tuple(pred_shape[k] for k in perm)
+    # The geometry is judged first, on a placeholder array (a broadcast zero: no
+    # memory); the voxels move only when it passes.
+    moved = replace(
+        pred,
+        labels=np.broadcast_to(np.zeros((), dtype=np.uint8), shape),
+        spacing_mm=tuple(float(pred.spacing_mm[k]) for k in perm),
+        origin=tuple(float(v) + 0.0 for v in origin),
+        direction=tuple(float(v) + 0.0 for v in direction.ravel()),
+    )
+    try:
+        check_same_geometry(moved, gt, atol_mm=atol_mm, atol_dir=atol_dir)
+    except GeometryMismatchError:
+        return None
+    arr = np.asarray(pred.labels)
+    view = arr.transpose(perm)[tuple(slice(None, None, -1) if s < 0 else slice(None) for s in signs)]
+    # gt's memory order, so that counting the pair needs no second copy.
+    gt_flags = np.asarray(gt.labels).flags
+    labels = np.array(view, order="F" if gt_flags.f_contiguous and not gt_flags.c_contiguous else "C", copy=True)
+    labels.flags.writeable = False
+    meta = dict(pred.meta)
+    before, after = orientation_codes(pred), orientation_codes(gt)
+    meta["axcodes"] = gt.meta.get("axcodes", tuple(after))
+    meta["reoriented"] = (before, after)
+    meta["notes"] = [*meta.get("notes", ()), f"prediction reoriented to the GT's axes ({before} -> {after}), exactly"]
+    return replace(moved, labels=labels, meta=meta)
+

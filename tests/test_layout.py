@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segeval.metrics._checks", "segeval.metrics._numba"),
     # the metric core: arrays in, arrays out
     ("segeval.metrics._hist_numpy", "segeval.metrics._hist_jit", "segeval.metrics.confusion",
-     "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics.surface"),
+     "segeval.metrics._inputs", "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics.surface"),
     ("segeval.metrics.registry", "segeval.metrics"),
     # volumes and files, label sets, settings
     ("segeval.volume", "segeval.labels"),
@@ -36,14 +36,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # reading and writing reports; running batches
     ("segeval.report.numbers", "segeval.report.reading", "segeval.report.writers", "segeval.report.nnunet",
      "segeval.report.terminal", "segeval.report", "segeval.batch.pairing", "segeval.batch.pool",
-     "segeval.batch.journal", "segeval.batch.run", "segeval.batch"),
+     "segeval.batch.journal", "segeval.batch.run", "segeval.batch", "segeval.check"),
     # judging reports, and rendering the judgement
     ("segeval.gate.checks", "segeval.gate.stats", "segeval.gate.config", "segeval.gate.values", "segeval.gate.judge",
      "segeval.gate"),
     ("segeval.report.gate_render",),
     # the command line, and the public API at the top
     ("segeval.cli._app", "segeval.cli._common", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",
-     "segeval.cli.batch", "segeval.cli"),
+     "segeval.cli.batch", "segeval.cli.check", "segeval.cli"),
     ("segeval", "segeval.__main__"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

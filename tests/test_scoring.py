@@ -139,20 +139,19 @@ def test_metrics_subset_and_columns(pair: tuple) -> None:
     assert report.metrics == ["dice", "iou"]  # registry order
     rec = report.cases[0].labels[0]
     assert "tversky" not in rec and {"tp", "fp", "fn", "tn", "vol_pred_ml", "vol_gt_ml"} <= set(rec)
-    assert list(report.to_frame().columns) == ["label", "name", "dice", "iou", *COUNT_COLUMNS]
+    assert list(report.to_frame().columns) == ["case", "label", "name", "dice", "iou", *COUNT_COLUMNS]
 
 
 def test_to_frame(pair: tuple) -> None:
     pred, gt = pair
     report = segeval.score(pred, gt, labels={"liver": 1, "spleen": 2})
     frame = report.to_frame()
-    assert list(frame.columns) == COLUMNS
+    assert list(frame.columns) == ["case", *COLUMNS]  # a case column even for one case
     assert len(frame) == 2
     assert list(frame["name"]) == ["liver", "spleen"]
     for (_, row), rec in zip(frame.iterrows(), report.cases[0].labels):
         for col in COLUMNS[2:]:
             assert row[col] == pytest.approx(rec[col])
-    # Several cases: a case column first.
     two = Report(settings=report.settings, cases=[report.cases[0], CaseResult(case="b", labels=[])])
     assert list(two.to_frame().columns) == ["case", *COLUMNS]
 

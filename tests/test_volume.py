@@ -1,9 +1,11 @@
-"""Geometry check and nearest-neighbour resampling between prediction and ground truth."""
+"""Geometry check, exact reorientation and nearest-neighbour resampling between prediction and ground truth."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +13,13 @@ import pytest
 from segeval.errors import GeometryMismatchError
 from segeval.io import read_volume, write_volume
 from segeval.io.itk import resample_to
-from segeval.volume import LabelVolume, check_same_geometry, lps_to_ras
+from segeval.volume import (
+    LabelVolume,
+    check_same_geometry,
+    lps_to_ras,
+    orientation_codes,
+    reorient_to,
+)
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 HINT = "use --resample-pred to resample the prediction onto the ground truth"
@@ -252,3 +260,149 @@ def test_resample_refuses_different_dimensionality() -> None:
 def test_lps_to_ras_is_its_own_inverse() -> None:
     origin, direction = (1.5, -2.0, 3.0), (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)
     assert lps_to_ras(*lps_to_ras(origin, direction)) == (origin, direction)
+
+
+# --------------------------------------------------------------------------- reorient_to
+
+SIGNED_PERMUTATIONS = [(perm, signs) for perm in itertools.permutations(range(3))
+                       for signs in itertools.product((1, -1), repeat=3)]
+GRID: dict[str, Any] = {"spacing": (0.8, 1.1, 2.5), "origin": (-12.5, 30.25, 7.0),
+        "direction": (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)}
+
+
+def _labels(seed: int = 3) -> np.ndarray:
+    """A small array with no symmetry: every flip or transpose of it is a different array."""
+    return np.random.default_rng(seed).integers(0, 4, size=(4, 5, 6), dtype=np.uint8)
+
+
+def _seen_as(vol: LabelVolume, perm: tuple[int, ...], signs: tuple[int, ...], path: str = "pred.nii.gz",
+             ) -> LabelVolume:
+    """The same voxels on the same grid, stored with array axis j = ``vol``'s axis perm[j] (reversed when
+    signs[j] is -1): geometry adjusted so that every voxel keeps its world position."""
+    rot = np.reshape(vol.direction, (3, 3))
+    arr = vol.labels.transpose(perm)[tuple(slice(None, None, s) for s in signs)]
+    origin = np.array(vol.origin)
+    for j, k in enumerate(perm):
+        if signs[j] < 0:
+            origin += rot[:, k] * vol.spacing_mm[k] * (vol.shape[k] - 1)
+    direction = rot[:, list(perm)] * np.array(signs)
+    return LabelVolume(np.ascontiguousarray(arr), tuple(vol.spacing_mm[k] for k in perm), tuple(origin.tolist()),
+                       tuple(direction.ravel().tolist()), path=path)
+
+
+def _world_labels(vol: LabelVolume) -> dict[tuple[float, ...], int]:
+    """World position (mm, rounded) -> label of every voxel: the oracle that two volumes show the same object."""
+    rot = np.reshape(vol.direction, (3, 3)) * np.array(vol.spacing_mm)
+    idx = np.indices(vol.shape).reshape(3, -1)
+    world = (rot @ idx).T + np.array(vol.origin)
+    return {tuple(np.round(w, 4)): int(v) for w, v in zip(world, vol.labels.reshape(-1))}
+
+
+def _scores(pred: LabelVolume, gt: LabelVolume) -> list[dict[str, object]]:
+    from segeval.scoring import score_case
+    from segeval.settings import build_settings
+
+    return score_case(pred, gt, build_settings(metrics="dice,iou,hd,hd95,assd,nsd")).labels
+
+
+@pytest.mark.parametrize(("perm", "signs"), SIGNED_PERMUTATIONS, ids=[f"{p}{s}" for p, s in SIGNED_PERMUTATIONS])
+def test_every_signed_permutation_is_undone_exactly(perm: tuple[int, ...], signs: tuple[int, ...]) -> None:
+    gt = _vol(_labels(1), **GRID)
+    pred = _vol(_labels(2), path="pred.nii.gz", **GRID)
+    stored = _seen_as(pred, perm, signs)
+    assert _world_labels(stored) == _world_labels(pred)  # the fixture itself: same voxels, same places
+    out = reorient_to(stored, gt)
+    assert out is not None
+    np.testing.assert_array_equal(out.labels, pred.labels)
+    check_same_geometry(out, gt)
+    assert _scores(out, gt) == _scores(pred, gt)
+    if perm == (0, 1, 2) and signs == (1, 1, 1):
+        assert out is stored
+    else:
+        assert not out.labels.flags.writeable
+        codes = f"{orientation_codes(stored)} -> {orientation_codes(gt)}"
+        assert out.meta["notes"] == [f"prediction reoriented to the GT's axes ({codes}), exactly"]
+
+
+@pytest.mark.parametrize("field", ["origin", "spacing"])
+def test_a_grid_off_by_half_a_voxel_or_rescaled_is_not_reoriented(field: str) -> None:
+    gt = _vol(_labels(1), **GRID)
+    stored = _seen_as(_vol(_labels(2), path="pred.nii.gz", **GRID), (2, 0, 1), (-1, 1, 1))
+    if field == "origin":
+        off = replace(stored, origin=(stored.origin[0] + stored.spacing_mm[0] / 2, *stored.origin[1:]))
+    else:
+        off = replace(stored, spacing_mm=(stored.spacing_mm[0] * 1.01, *stored.spacing_mm[1:]))
+    assert reorient_to(off, gt) is None
+
+
+@pytest.mark.parametrize("case", ["oblique", "npy", "channels", "shape"])
+def test_what_reorientation_leaves_alone(case: str) -> None:
+    gt = _vol(_labels(1), **GRID)
+    pred = _vol(_labels(2), path="pred.nii.gz", **GRID)
+    if case == "oblique":
+        c, s = np.cos(0.3), np.sin(0.3)
+        rot = np.reshape(GRID["direction"], (3, 3)) @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        pred = replace(pred, direction=tuple(rot.ravel().tolist()))
+    elif case == "npy":
+        pred = replace(pred, origin=(), direction=(), spacing_given=False)
+    elif case == "channels":
+        pred = replace(pred, labels=np.zeros((4, 5, 6, 2), np.float32), meta={"channel_axis": 3})
+    else:
+        pred = replace(pred, labels=_labels(2)[:, :, :5])
+    assert reorient_to(_seen_as(pred, (1, 0, 2), (1, -1, 1)) if case == "shape" else pred, gt) is None
+
+
+def test_lps_nrrd_against_ras_nifti_scores_as_the_ras_file(tmp_path: Path) -> None:
+    import segeval
+
+    ras = {"spacing_mm": (0.8, 1.1, 2.5), "origin": (-12.5, 30.25, 7.0)}
+    gt_path = write_volume(tmp_path / "gt.nii.gz", _labels(1), **ras)
+    pred_path = write_volume(tmp_path / "pred.nii.gz", _labels(2), **ras)
+    lps = _seen_as(read_volume(pred_path), (0, 1, 2), (-1, -1, 1))
+    lps_path = write_volume(tmp_path / "pred.nrrd", lps.labels, spacing_mm=lps.spacing_mm, origin=lps.origin,
+                            direction=lps.direction)
+    with pytest.raises(GeometryMismatchError):
+        check_same_geometry(read_volume(lps_path), read_volume(gt_path))
+    expected = segeval.score(pred_path, gt_path, metrics="dice,hd95").cases[0]
+    got = segeval.score(lps_path, gt_path, metrics="dice,hd95").cases[0]
+    assert got.labels == expected.labels
+    assert got.notes == ["prediction reoriented to the GT's axes (LPS -> RAS), exactly"]
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nrrd", ".mha"])
+def test_every_signed_permutation_of_a_file_scores_the_same(tmp_path: Path, suffix: str) -> None:
+    from segeval.scoring import load_case
+    from segeval.settings import build_settings
+
+    settings = build_settings(metrics="dice,hd95")
+    geometry = {"spacing_mm": GRID["spacing"], "origin": GRID["origin"], "direction": GRID["direction"]}
+    gt_path = write_volume(tmp_path / "gt.nii.gz", _labels(1), **geometry)
+    pred_path = write_volume(tmp_path / "pred.nii.gz", _labels(2), **geometry)
+    expected = _scores(*load_case(pred_path, gt_path, settings))
+    pred = read_volume(pred_path)
+    for i, (perm, signs) in enumerate(SIGNED_PERMUTATIONS):
+        stored = _seen_as(pred, perm, signs)
+        path = write_volume(tmp_path / f"p{i}{suffix}", stored.labels, spacing_mm=stored.spacing_mm,
+                            origin=stored.origin, direction=stored.direction)
+        for resample in (False, True):
+            p, g = load_case(path, gt_path, settings, resample_pred=resample)
+            np.testing.assert_array_equal(p.labels, pred.labels)
+            assert _scores(p, g) == expected, (perm, signs, resample)
+            assert "resampled" not in p.meta or (perm, signs) == ((0, 1, 2), (1, 1, 1))
+
+
+def test_a_file_off_by_half_a_voxel_is_still_a_mismatch_or_resampled(tmp_path: Path) -> None:
+    from segeval.scoring import load_case
+    from segeval.settings import build_settings
+
+    settings = build_settings()
+    geometry = {"spacing_mm": GRID["spacing"], "origin": GRID["origin"], "direction": GRID["direction"]}
+    gt_path = write_volume(tmp_path / "gt.nii.gz", _labels(1), **geometry)
+    stored = _seen_as(read_volume(gt_path), (1, 0, 2), (1, 1, -1))
+    shifted = (stored.origin[0], stored.origin[1], stored.origin[2] + GRID["spacing"][2] / 2)
+    path = write_volume(tmp_path / "pred.nrrd", stored.labels, spacing_mm=stored.spacing_mm, origin=shifted,
+                        direction=stored.direction)
+    with pytest.raises(GeometryMismatchError, match="origin differs"):
+        load_case(path, gt_path, settings)
+    pred, _ = load_case(path, gt_path, settings, resample_pred=True)
+    assert pred.meta["resampled"] is True and "reoriented" not in pred.meta

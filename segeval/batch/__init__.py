@@ -21,6 +21,7 @@ from segeval.batch.journal import (
 )
 from segeval.batch.pairing import (
     MISSING_POLICIES,
+    PRED_SUFFIXES,
     Pairing,
     argument_order_warnings,
     find_dataset_json,
@@ -36,6 +37,7 @@ __all__ = [
     "JOURNAL_SUFFIX",
     "MISSING_MESSAGE",
     "MISSING_POLICIES",
+    "PRED_SUFFIXES",
     "STREAMED_FORMATS",
     "WORKER_DIED",
     "BatchInterrupted",

@@ -77,10 +77,18 @@ class BatchInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted after {scored} of {total} cases; {where}")
 
 
-def run_settings(settings: ScoreSettings, *, missing: str = "error", resample_pred: bool = False) -> dict[str, Any]:
+def _run_options(missing: str, resample_pred: bool, pairing: str) -> dict[str, Any]:
+    # The pairing rule is recorded only when it is not the plain one, so that the
+    # reports of plain runs stay as they were.
+    return {"missing": missing, "resample_pred": bool(resample_pred), **({"pairing": pairing} if pairing else {})}
+
+
+def run_settings(settings: ScoreSettings, *, missing: str = "error", resample_pred: bool = False,
+                 pairing: str = "") -> dict[str, Any]:
     """What a batch records and ``--resume`` checks: every option that changes a number or the set of
-    cases (the settings, ``--missing`` and ``--resample-pred``)."""
-    return {**settings.to_dict(), "missing": missing, "resample_pred": bool(resample_pred)}
+    cases (the settings, ``--missing``, ``--resample-pred`` and a pairing rule other than the plain one,
+    :attr:`segeval.batch.pairing.Pairing.rule`)."""
+    return {**settings.to_dict(), **_run_options(missing, resample_pred, pairing)}
 
 
 def _no_progress(total: int) -> AbstractContextManager[Callable[[CaseResult], None]]:
@@ -98,6 +106,7 @@ def run_resumable(
     resample_pred: bool = False,
     allow_outside_data_files: bool = False,
     missing: str = "error",
+    pairing: str = "",
     device: str | Backend = "cpu",
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
@@ -117,6 +126,9 @@ def run_resumable(
         Keep the cases ``output`` (or its journal) already holds and score the rest.
     jobs, resample_pred, missing, device, allow_outside_data_files
         As :func:`segeval.batch.pool.run_batch`.
+    pairing : str
+        The rule that paired the files (:attr:`segeval.batch.pairing.Pairing.rule`; empty for
+        the plain rule): recorded, so that ``resume`` refuses a run paired another way.
     progress : callable, optional
         See :data:`Progress`; started after the worker processes.
     warn, say : callable, optional
@@ -136,8 +148,8 @@ def run_resumable(
     ReportError
         ``resume`` found an output written with other settings.
     """
-    run_options = {"missing": missing, "resample_pred": bool(resample_pred)}
-    settings_dict = run_settings(settings, missing=missing, resample_pred=resample_pred)
+    run_options = _run_options(missing, resample_pred, pairing)
+    settings_dict = run_settings(settings, missing=missing, resample_pred=resample_pred, pairing=pairing)
     by_case = {t.case: t for t in tasks}
     kept: list[CaseResult] = []
     out = Path(output) if output is not None else None

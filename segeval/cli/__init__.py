@@ -8,7 +8,7 @@ commands import the heavy libraries only when they run, so ``--help`` and
 :mod:`segeval.report` import rich.
 """
 
-from segeval.cli import batch, gate, info, score
+from segeval.cli import batch, check, gate, info, score
 from segeval.cli._app import app
 
-__all__ = ["app", "batch", "gate", "info", "score"]
+__all__ = ["app", "batch", "check", "gate", "info", "score"]

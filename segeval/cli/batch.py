@@ -87,12 +87,24 @@ def batch_command(
     device: DeviceOpt = "cpu",
     fail_under: FailUnderOpt = None,
     config: ConfigOpt = None,
+    no_config: Annotated[bool, typer.Option(
+        "--no-config", help="Ignore a segeval.toml / pyproject.toml [tool.segeval.gate] in the working "
+        "directory (by default the metrics its bars name are scored too).")] = False,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", help="Worker processes. Default: all cores; 1 scores in this process.")] = None,
     pattern: Annotated[str | None, typer.Option(
         "--pattern", help="Glob of the files that are cases, e.g. '*.nii.gz'. Default: every readable volume.")] = None,
     pairs: Annotated[Path | None, typer.Option(
         "--pairs", help="CSV with columns case,pred,gt (paths relative to it), instead of PRED_DIR GT_DIR.")] = None,
+    pred_suffix: Annotated[str | None, typer.Option(
+        "--pred-suffix", help="Remove this from the end of prediction names before pairing, e.g. _seg "
+        "(case_001_seg.nii.gz pairs with case_001.nii.gz).")] = None,
+    recursive: Annotated[bool, typer.Option(
+        "--recursive", help="Also take the files in sub-folders of PRED_DIR and GT_DIR; case ids still come "
+        "from file names.")] = False,
+    case_regex: Annotated[str | None, typer.Option(
+        "--case-regex", help="Python regex searched in each file name; its group (or its group named case) is "
+        "the case id, e.g. 'pred_(\\d+)'. Files it does not match pair by name.")] = None,
     missing: Annotated[str, typer.Option(
         "--missing", help="A GT case without prediction: error (a failed case), zero (scored as an empty "
         "prediction) or skip (left out, listed).")] = "error",
@@ -135,6 +147,8 @@ def batch_command(
         raise OptionError(f"--missing: expected error, zero or skip; got {missing!r}")
     if jobs is not None and jobs < 1:
         raise OptionError(f"--jobs: must be at least 1 (got {jobs})")
+    if no_config and config is not None:
+        raise OptionError("--config and --no-config: give one of them")
     if resume and output is None:
         raise OptionError("--resume needs -o FILE: the output of the run to continue")
     summary_fmt = _summary_format(summary)
@@ -148,18 +162,24 @@ def batch_command(
             raise OptionError("--pairs replaces PRED_DIR and GT_DIR; give one or the other")
         if pattern is not None:
             raise OptionError("--pattern chooses files in PRED_DIR and GT_DIR; with --pairs, list the files there")
+        for given, option in ((pred_suffix is not None, "--pred-suffix"), (recursive, "--recursive"),
+                              (case_regex is not None, "--case-regex")):
+            if given:
+                raise OptionError(f"{option} pairs files in PRED_DIR and GT_DIR; with --pairs, list the files there")
         pairing = read_pairs_csv(pairs)
         dataset_json = find_dataset_json(pairs)
     else:
         if pred_dir is None or gt_dir is None:
             raise OptionError("give PRED_DIR and GT_DIR (two folders), or --pairs FILE")
-        pairing = pair_cases(pred_dir, gt_dir, pattern=pattern)
+        pairing = pair_cases(pred_dir, gt_dir, pattern=pattern, pred_suffix=pred_suffix, recursive=recursive,
+                             case_regex=case_regex)
         dataset_json = find_dataset_json(gt_dir)
     if not pairing.matched:
         raise InputError(_nothing_paired(pairing, pred_dir, gt_dir, pairs))
 
     if label_names is not None:
         dataset_json = None  # the names given win over the folder's dataset.json
+    metrics = _with_gate_metrics(metrics, config, no_config, quiet)
     settings = settings_from_options(
         labels=labels, label_names=label_names, region=region, ignore_label=ignore_label,
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta,
@@ -179,7 +199,7 @@ def batch_command(
     try:
         report = run_resumable(
             pairing.tasks(missing), settings, output=output, fmt=out_fmt, resume=resume, jobs=jobs,
-            resample_pred=resample_pred, missing=missing, device=backend,
+            resample_pred=resample_pred, missing=missing, pairing=pairing.rule, device=backend,
             allow_outside_data_files=allow_outside_data_files,
             progress=_progress if not quiet and sys.stderr.isatty() else None,
             warn=lambda text: warn(text, quiet=quiet),
@@ -245,6 +265,38 @@ def _ids(items: list[str]) -> str:
     return shown + (f" ... and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
 
 
+def _with_gate_metrics(metrics: str | None, config: Path | None, no_config: bool, quiet: bool) -> str | None:
+    """``--metrics``, plus what the gate's bars (``--config``, or a segeval.toml found here) need.
+
+    A CI job's ``batch`` line then scores what its ``gate`` line checks. An
+    explicit ``--metrics`` is kept as given, with a warning for what it leaves out.
+    """
+    from segeval.errors import ConfigError
+    from segeval.gate import find_config, metrics_needed, read_config
+    from segeval.metrics.registry import parse_metrics
+
+    path = config if config is not None else (None if no_config else find_config(Path.cwd()))
+    if path is None:
+        return metrics
+    try:
+        needed = metrics_needed(read_config(path).checks)
+    except ConfigError as exc:
+        if config is not None:
+            raise
+        warn(f"{exc} (so the metrics its bars need are not added)", quiet=quiet)
+        return metrics
+    missing = [m for m in needed if m not in parse_metrics(metrics)]
+    if not missing:
+        return metrics
+    if metrics is not None:
+        warn(f"--metrics leaves out {', '.join(missing)}, which the gate's bars in {path} need; `segeval gate` "
+             "will refuse this report", quiet=quiet)
+        return metrics
+    if not quiet:
+        _say(f"scoring {', '.join(missing)} too: the gate's bars in {path} need them")
+    return ",".join([*parse_metrics(None), *missing])
+
+
 def _nothing_paired(pairing: Pairing, pred_dir: Path | None, gt_dir: Path | None, pairs: Path | None) -> str:
     if pairs is not None:
         return f"--pairs {pairs}: none of the listed prediction files exists"
@@ -254,14 +306,16 @@ def _nothing_paired(pairing: Pairing, pred_dir: Path | None, gt_dir: Path | None
         return f"prediction folder {pred_dir}: no volume files (GT cases: {_ids(gt_ids)})"
     return (
         f"no prediction in {pred_dir} has the case id of a GT file in {gt_dir} (GT: {_ids(gt_ids[:3])}; "
-        f"predictions: {_ids(pred_ids[:3])}); check the folders or give --pairs FILE"
+        f"predictions: {_ids(pred_ids[:3])}); check the folders, or say how names differ with --pred-suffix, "
+        "--case-regex or --recursive, or give --pairs FILE"
     )
 
 
 def _report_pairing(pairing: Pairing, missing: str, dataset_json: Path | None, settings: Any) -> None:
     """Before any scoring: how many cases pair up, and what does not."""
     n = len(pairing.matched)
-    sys.stderr.write(f"segeval: {n} case{'s' if n != 1 else ''} paired by case id\n")
+    rule = f" ({pairing.rule})" if pairing.rule else ""
+    sys.stderr.write(f"segeval: {n} case{'s' if n != 1 else ''} paired by case id{rule}\n")
     if pairing.missing_pred:
         fate = {"error": "recorded as failed", "zero": "scored as empty predictions",
                 "skip": "left out"}[missing]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from segeval.cli._app import app
-from segeval.cli._common import DebugOpt, QuietOpt, stdout_console, warn
+from segeval.cli._common import DebugOpt, stdout_console, warn
 
 _CHECK = "METRIC[:LABEL]=V"
 
@@ -56,7 +56,8 @@ def gate_command(
     junit: Annotated[Path | None, typer.Option(
         "--junit", metavar="FILE", help="Also write JUnit XML, one test per check, for CI dashboards.")] = None,
     debug: DebugOpt = False,
-    quiet: QuietOpt = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No table: one line per failing check, and errors on stderr.")] = False,
 ) -> int:
     """Judge a report from score/batch: exit 1 when quality is under a bar or dropped against a baseline.
 
@@ -108,7 +109,12 @@ def gate_command(
         typer.echo(gate_json(result), nl=False)
     elif fmt == "md":
         typer.echo(gate_markdown(result), nl=False)
-    elif not quiet:
+    elif quiet:
+        # As `pytest -q` still prints its failures: one line per failing check.
+        for c in result.checks:
+            if not c.passed:
+                typer.echo(f"FAIL {c.title}: {c.reason}")
+    else:
         console = stdout_console()
         if not console.is_terminal:
             # CI logs are not terminals; rich would assume 80 columns and cut the table.

@@ -10,7 +10,15 @@ Nothing here prints or exits; :mod:`segeval.report.gate_render` renders a
 result and the CLI turns it into an exit code.
 """
 
-from segeval.gate.checks import CASE_METRICS, KINDS, STATS, Check, parse_check, parse_stat
+from segeval.gate.checks import (
+    CASE_METRICS,
+    KINDS,
+    STATS,
+    Check,
+    metrics_needed,
+    parse_check,
+    parse_stat,
+)
 from segeval.gate.config import (
     CONFIG_FILE,
     GateConfig,
@@ -39,6 +47,7 @@ __all__ = [
     "find_config",
     "judge",
     "mean_change",
+    "metrics_needed",
     "parse_check",
     "parse_stat",
     "plural",

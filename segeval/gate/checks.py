@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -22,7 +23,8 @@ from segeval.errors import OptionError, UnknownMetricError
 from segeval.metrics.registry import METRICS
 from segeval.report.numbers import fmt_bar
 
-__all__ = ["CASE_METRICS", "KINDS", "STATS", "Check", "LabelKey", "higher_is_better", "parse_check", "parse_stat"]
+__all__ = ["CASE_METRICS", "KINDS", "STATS", "Check", "LabelKey", "higher_is_better", "metrics_needed", "parse_check",
+           "parse_stat"]
 
 LabelKey = Union[int, str]  # noqa: UP007 - a runtime alias must work on Python 3.10
 
@@ -129,6 +131,11 @@ def parse_check(text: str, *, kind: str = "min", option: str | None = None) -> C
         raise OptionError(f"{where} {raw}: {rhs!r} is not a number, e.g. {lhs}=0.85") from None
     if not math.isfinite(value):
         raise OptionError(f"{where} {raw}: the bar must be a finite number")
+    spec = METRICS.get(metric)
+    if spec is not None and spec.unit == "" and not -1.0 <= value <= 1.0:
+        # Ratios lie in [0, 1]; a bar of 90 is a percentage meant as 0.90.
+        hint = f"; did you mean {value / 100:.2f}?" if 1.0 < abs(value) <= 100.0 else ""
+        raise OptionError(f"{where} {raw}: {metric} lies between 0 and 1, so {rhs} is outside its range{hint}")
     if kind == "max_drop":
         if value < 0:
             raise OptionError(f"{where} {raw}: the allowed drop must be >= 0")
@@ -161,3 +168,16 @@ def _check_metric_name(metric: str, where: str) -> None:
 def higher_is_better(metric: str) -> bool | None:
     """The registry's direction of ``metric`` (None for counts and volumes)."""
     return METRICS[metric].higher_is_better
+
+
+def metrics_needed(checks: Sequence[Check]) -> tuple[str, ...]:
+    """The metrics ``checks`` name that a report holds only when asked for (``--metrics``), in
+    registry order: counts, volumes and per-case values are always there.
+
+    Examples
+    --------
+    >>> metrics_needed([parse_check("nsd:liver=0.8"), parse_check("hd95=5", kind="max"), parse_check("tp=1")])
+    ('hd95', 'nsd')
+    """
+    named = {c.metric for c in checks}
+    return tuple(m for m, spec in METRICS.items() if m in named and spec.kind in ("overlap", "surface"))

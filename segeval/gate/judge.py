@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segeval.errors import OptionError
+from segeval.errors import OptionError, ReportError
 from segeval.gate.checks import CASE_METRICS, Check, LabelKey, higher_is_better, parse_stat
 from segeval.gate.stats import SIGNIFICANCE, bootstrap_ci, wilcoxon_p
 from segeval.gate.values import ReportValues, complete, report_values
+from segeval.metrics.registry import METRICS
 from segeval.report.numbers import fmt_bar, fmt_p, fmt_reason
 from segeval.summary import statistic
 
@@ -68,6 +69,9 @@ class CheckResult:
         ``max_drop``: the baseline's mean over the paired cases.
     significant : bool or None
         ``max_drop``: the change is a drop with p < 0.05.
+    exceeded : bool or None
+        ``max_drop``: the drop is larger than the bar (with ``--significant``
+        the check may still pass: :attr:`not_significant`).
     """
 
     check: Check
@@ -88,6 +92,12 @@ class CheckResult:
     p_value: float | None = None
     baseline_value: float | None = None
     significant: bool | None = None
+    exceeded: bool | None = None
+
+    @property
+    def not_significant(self) -> bool:
+        """A ``max_drop`` that passed only because its drop, larger than the bar, was not significant."""
+        return bool(self.passed and self.exceeded and self.check.kind == "max_drop")
 
     @property
     def title(self) -> str:
@@ -111,7 +121,7 @@ class CheckResult:
             "failing_cases": [{"case": k, "value": v} for k, v in zip(self.failing_cases, self.failing_values)],
             "change": self.change, "ci_low": self.ci_low, "ci_high": self.ci_high,
             "p_value": self.p_value, "baseline_value": self.baseline_value,
-            "significant": self.significant,
+            "significant": self.significant, "not_significant": self.not_significant,
         }
 
 
@@ -338,7 +348,8 @@ def _judge_bar(data: ReportValues, check: Check, *, stat: str, per_case: bool) -
         reason = f"{stat} {fmt_reason(value)} {op if passed else anti} {fmt_bar(check.value)} over {n} cases"
         if n_nan:
             reason += f" ({n_nan} NaN excluded)"
-    return CheckResult(check, stat, key, label_text, value, check.value, passed, reason + failed_note, n, n_nan)
+    # Cases that failed to score are said once, under the table, not in every check's reason.
+    return CheckResult(check, stat, key, label_text, value, check.value, passed, reason, n, n_nan)
 
 
 def _macro_or(check: Check) -> str:
@@ -368,8 +379,8 @@ def _judge_drop(new: ReportValues, old: ReportValues, check: Check, *, significa
              if k in new_vals and k in old_vals and not math.isnan(new_vals[k]) and not math.isnan(old_vals[k])]
     n, n_nan = len(pairs), len(matched) - len(pairs)
     if not matched:
-        return CheckResult(check, stat, key_new, label_text, math.nan, check.value, False,
-                           f"no case id in common with the baseline {old.source}", 0, 0)
+        raise ReportError(f"{new.source} and the baseline {old.source} have no case id in common, so nothing "
+                          "can be compared; give the baseline report of the same cases")
     if n == 0:
         return CheckResult(check, stat, key_new, label_text, math.nan, check.value, False,
                            f"no valid value: no matched case has {check.metric} of {label_text} in both reports",
@@ -393,10 +404,10 @@ def _judge_drop(new: ReportValues, old: ReportValues, check: Check, *, significa
     elif not too_big:
         reason = f"change {fmt_reason(change, signed=True)} ({ci}); allowed drop {fmt_bar(check.value)}"
     elif passed:
-        reason = (f"dropped by {fmt_reason(drop)} > {fmt_bar(check.value)} but not significantly "
-                  f"({ci}; needs p < {SIGNIFICANCE})")
+        reason = (f"{_worse(check.metric, drop)} > {fmt_bar(check.value)}{_unit(check.metric)} but not "
+                  f"significantly ({ci}; needs p < {SIGNIFICANCE})")
     else:
-        reason = f"dropped by {fmt_reason(drop)} > {fmt_bar(check.value)} ({ci})"
+        reason = f"{_worse(check.metric, drop)} > {fmt_bar(check.value)}{_unit(check.metric)} ({ci})"
     reason += f" over {n} paired cases"
     if n_nan:
         reason += f" ({n_nan} without a value in both excluded)"
@@ -408,8 +419,20 @@ def _judge_drop(new: ReportValues, old: ReportValues, check: Check, *, significa
         check, stat, key_new, label_text, statistic((a for _, a, _ in pairs), "mean"), check.value, passed,
         reason, n, n_nan, [k for k, _ in failing], [-sign * v for _, v in failing],
         change=change, ci_low=ci_low, ci_high=ci_high, p_value=p,
-        baseline_value=statistic((b for _, _, b in pairs), "mean"), significant=is_sig,
+        baseline_value=statistic((b for _, _, b in pairs), "mean"), significant=is_sig, exceeded=too_big,
     )
+
+
+def _unit(metric: str) -> str:
+    spec = METRICS.get(metric)
+    return f" {spec.unit}" if spec is not None and spec.unit else ""
+
+
+def _worse(metric: str, drop: float) -> str:
+    """``dropped by 0.02`` for a score, ``worsened by 2.42 mm`` for a distance (which grows)."""
+    if higher_is_better(metric) is False:
+        return f"worsened by {fmt_reason(drop)}{_unit(metric)}"
+    return f"dropped by {fmt_reason(drop)}"
 
 
 def mean_change(diffs: Sequence[float]) -> float:

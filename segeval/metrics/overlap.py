@@ -22,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from segeval._optional import array_device, array_namespace
-from segeval.errors import InputError, OptionError
+from segeval._optional import array_namespace
+from segeval.errors import OptionError
 from segeval.metrics._checks import (
     Array,
     check_empty,
     check_smooth,
     check_weights,
     empty_value,
-    same_shape,
 )
+from segeval.metrics._inputs import as_arrays, label_counts, logits_kind, soft_counts
 
 OVERLAP_METRICS: tuple[str, ...] = (
     "dice",
@@ -197,66 +197,6 @@ def overlap_from_counts(
 # --------------------------------------------------------------------------- arrays in
 
 
-def _as_arrays(pred: Any, gt: Any) -> tuple[Any, Any]:
-    """Plain Python sequences become NumPy arrays (array_api_compat refuses lists); arrays of any
-    namespace pass through. A ragged nested list is an InputError, not NumPy's ValueError."""
-    out = []
-    for x, name in ((pred, "pred"), (gt, "gt")):
-        if isinstance(x, (list, tuple)):
-            try:
-                x = np.asarray(x)
-            except (ValueError, TypeError) as exc:
-                raise InputError(f"{name}: cannot be read as an array ({exc})") from None
-        out.append(x)
-    return out[0], out[1]
-
-
-def _soft_counts(
-    pred: Any, gt: Any, axis: int | Sequence[int], from_logits: bool
-) -> tuple[Any, Any, Any]:
-    """Soft TP = sum(p g), FP = sum(p (1 - g)), FN = sum((1 - p) g) over ``axis``."""
-    xp = array_namespace(pred, gt)
-    same_shape(pred, gt)
-    ax = tuple(axis) if isinstance(axis, Sequence) else (axis,)
-    # Checked here: an axis out of range would raise NumPy's AxisError.
-    ndim = len(pred.shape)
-    in_range = all(isinstance(a, (int, np.integer)) and -ndim <= a < ndim for a in ax)
-    if not in_range or len({a % ndim for a in ax}) != len(ax):
-        raise OptionError(f"axis={axis!r}: expected distinct axes of a {ndim}-D input")
-    p = xp.astype(pred, xp.float64)
-    g = xp.astype(gt, xp.float64)
-    if from_logits:
-        # 1 / (1 + exp(-x)) overflows for logits < -709; this form only ever
-        # takes exp of a non-positive number.
-        e = xp.exp(-xp.abs(p))
-        p = xp.where(p >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    # inf would give NaN (with a RuntimeWarning) in the sums below.
-    if not (bool(xp.all(xp.isfinite(p))) and bool(xp.all(xp.isfinite(g)))):
-        raise InputError("soft input holds NaN or infinite values")
-    tp = xp.sum(p * g, axis=ax)
-    fp = xp.sum(p * (1.0 - g), axis=ax)
-    fn = xp.sum((1.0 - p) * g, axis=ax)
-    return tp, fp, fn
-
-
-def _label_counts(
-    pred: Any, gt: Any, labels: Sequence[int] | None, ignore_label: int | None
-) -> tuple[Any, Any, Any, Any]:
-    """Per-label TP/FP/FN/TN of label maps through the one-pass confusion matrix."""
-    from segeval.metrics.confusion import joint_counts
-
-    xp = array_namespace(pred, gt)
-    # The voxels are counted where they live (NumPy or CuPy); only the small
-    # per-class counts are moved, once, back to the caller's namespace and device.
-    joint = joint_counts(pred, gt, ignore_label=ignore_label)
-    if labels is None:
-        labels = [int(v) for v in joint.values if v > 0 and v != ignore_label]
-    counts = joint.class_counts([(int(v),) for v in labels])
-    device = array_device(pred)
-    tp, fp, fn, tn = (xp.asarray(counts[k], device=device) for k in ("tp", "fp", "fn", "tn"))
-    return tp, fp, fn, tn
-
-
 def _metric(
     name: str,
     pred: Any,
@@ -269,19 +209,30 @@ def _metric(
     empty: str,
     alpha: float = 0.5,
     beta: float = 0.5,
-    from_logits: bool = False,
+    from_logits: bool | str = False,
+    return_labels: bool = False,
 ) -> Any:
-    pred, gt = _as_arrays(pred, gt)
+    pred, gt = as_arrays(pred, gt)
     if axis is not None:  # soft inputs; float label maps without axis must be whole
         if labels is not None or ignore_label is not None:
             raise OptionError("labels/ignore_label apply to label maps; soft inputs (axis=) take one-hot classes")
-        tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)
+        if return_labels:
+            raise OptionError("return_labels applies to label maps; soft inputs (axis=) have classes, not labels")
+        tp, fp, fn = soft_counts(pred, gt, axis, from_logits)
         tn = None
     else:
-        tp, fp, fn, tn = _label_counts(pred, gt, labels, ignore_label)
-    return overlap_from_counts(
+        if logits_kind(from_logits) is not None:
+            raise OptionError("from_logits applies to soft inputs: give axis= (the axes to sum over)")
+        tp, fp, fn, tn, labels = label_counts(pred, gt, labels, ignore_label)
+    values = overlap_from_counts(
         tp, fp, fn, tn, alpha=alpha, beta=beta, smooth=smooth, empty=empty, metrics=[name]
     )[name]
+    if not return_labels:
+        return values
+    import pandas as pd
+
+    host = np.asarray(values.get() if hasattr(values, "get") else values)  # CuPy arrays come to the host
+    return pd.Series(host, index=pd.Index(list(labels or []), name="label"), name=name)
 
 
 def dice(
@@ -293,7 +244,8 @@ def dice(
     axis: int | Sequence[int] | None = None,
     smooth: float = 0.0,
     empty: str = "nan",
-    from_logits: bool = False,
+    from_logits: bool | str = False,
+    return_labels: bool = False,
 ) -> Array:
     """Dice similarity coefficient per label (label maps) or per remaining axis (soft inputs).
 
@@ -313,13 +265,23 @@ def dice(
         Additive smoothing S.
     empty : {"nan", "one", "zero"}
         Score of a class absent from both.
-    from_logits : bool
-        Soft inputs: apply a sigmoid to ``pred`` first.
+    from_logits : {False, "sigmoid", "softmax"} or bool
+        Soft inputs: ``pred`` holds logits. ``"sigmoid"`` (or True) applies a
+        sigmoid to each value (independent classes, one channel per region);
+        ``"softmax"`` a softmax over the class axis, the last axis that is not
+        summed over (``(batch, class, x, y, z)`` with ``axis=(2, 3, 4)`` and
+        ``(batch, x, y, z, class)`` with ``axis=(1, 2, 3)`` both work).
+    return_labels : bool
+        Label maps: return a ``pandas.Series`` indexed by label (named after
+        the metric) instead of a bare array.
 
     Returns
     -------
     array of float64
-        One value per label, or the kept axes' shape for soft inputs.
+        One value per label, in the order of ``labels``, or by default in
+        ascending label order (every label > 0 in either map, minus
+        ``ignore_label``); the kept axes' shape for soft inputs. A
+        ``pandas.Series`` indexed by label with ``return_labels=True``.
 
     Notes
     -----
@@ -344,7 +306,7 @@ def dice(
     array([0.6667, 0.8   ])
     """
     return _metric("dice", pred, gt, labels=labels, ignore_label=ignore_label, axis=axis,
-                   smooth=smooth, empty=empty, from_logits=from_logits)
+                   smooth=smooth, empty=empty, from_logits=from_logits, return_labels=return_labels)
 
 
 def iou(
@@ -356,7 +318,8 @@ def iou(
     axis: int | Sequence[int] | None = None,
     smooth: float = 0.0,
     empty: str = "nan",
-    from_logits: bool = False,
+    from_logits: bool | str = False,
+    return_labels: bool = False,
 ) -> Array:
     """Intersection over union (Jaccard index), per label or per kept axis.
 
@@ -384,7 +347,7 @@ def iou(
     array([0.5   , 0.6667])
     """
     return _metric("iou", pred, gt, labels=labels, ignore_label=ignore_label, axis=axis,
-                   smooth=smooth, empty=empty, from_logits=from_logits)
+                   smooth=smooth, empty=empty, from_logits=from_logits, return_labels=return_labels)
 
 
 def tversky(
@@ -398,7 +361,8 @@ def tversky(
     axis: int | Sequence[int] | None = None,
     smooth: float = 0.0,
     empty: str = "nan",
-    from_logits: bool = False,
+    from_logits: bool | str = False,
+    return_labels: bool = False,
 ) -> Array:
     """Tversky index, per label or per kept axis; alpha weighs false positives, beta false negatives.
 
@@ -425,7 +389,8 @@ def tversky(
     array([0.6667, 0.8   ])
     """
     return _metric("tversky", pred, gt, labels=labels, ignore_label=ignore_label, axis=axis,
-                   smooth=smooth, empty=empty, alpha=alpha, beta=beta, from_logits=from_logits)
+                   smooth=smooth, empty=empty, alpha=alpha, beta=beta, from_logits=from_logits,
+                   return_labels=return_labels)
 
 
 def generalized_dice_from_counts(tp: Array, fp: Array, fn: Array, *, eps: float | None = None) -> Array:
@@ -479,7 +444,7 @@ def generalized_dice(
     ignore_label: int | None = None,
     axis: int | Sequence[int] | None = None,
     eps: float | None = None,
-    from_logits: bool = False,
+    from_logits: bool | str = False,
 ) -> Array:
     """Generalized Dice (Sudre et al. 2017): one class-weighted Dice over all classes.
 
@@ -517,9 +482,9 @@ def generalized_dice(
     >>> float(generalized_dice(gt, gt))
     1.0
     """
-    pred, gt = _as_arrays(pred, gt)
+    pred, gt = as_arrays(pred, gt)
     if axis is not None:
-        tp, fp, fn = _soft_counts(pred, gt, axis, from_logits)
+        tp, fp, fn = soft_counts(pred, gt, axis, from_logits)
     else:
-        tp, fp, fn, _ = _label_counts(pred, gt, labels, ignore_label)
+        tp, fp, fn, _, _ = label_counts(pred, gt, labels, ignore_label)
     return generalized_dice_from_counts(tp, fp, fn, eps=eps)

@@ -71,6 +71,22 @@ def _listed(c: CheckResult, limit: int | None = MAX_LISTED) -> str:
     return text
 
 
+def result_text(c: CheckResult) -> str:
+    """``PASS``, ``FAIL``, or ``PASS (not significant, p=0.41)`` for a drop past the bar that chance explains."""
+    if c.not_significant:
+        return f"PASS (not significant, p={fmt_p(c.p_value)})"
+    return "PASS" if c.passed else "FAIL"
+
+
+def verdict(result: GateResult) -> str:
+    """The headline: ``passed``, ``passed, 3 cases not scored (exit 3)`` or ``FAILED``."""
+    if not result.passed:
+        return "FAILED"
+    if result.failed_cases:
+        return f"passed, {plural(len(result.failed_cases), 'case')} not scored (exit 3)"
+    return "passed"
+
+
 def footer_lines(result: GateResult) -> list[str]:
     """Plain-text lines under the table: failures with their reasons and cases, unmatched cases, verdict."""
     lines = []
@@ -88,7 +104,7 @@ def footer_lines(result: GateResult) -> list[str]:
         lines.append(_unmatched(result))
     total = len(result.checks)
     if result.passed:
-        lines.append(f"gate passed: {total} of {total} checks on {result.report}")
+        lines.append(f"gate {verdict(result)}: {total} of {total} checks on {result.report}")
     else:
         lines.append(f"gate FAILED: {result.n_failed} of {total} checks on {result.report}")
     return lines
@@ -127,17 +143,20 @@ def gate_table(result: GateResult) -> Any:
     for c in result.checks:
         row: list[Any] = [
             c.check.metric, c.label_text, c.stat, _value(c), _bar(c), str(c.n), str(c.n_nan),
-            Text("PASS", style="bold green") if c.passed else Text("FAIL", style="bold red"),
+            Text(result_text(c), style="bold green" if c.passed else "bold red"),
         ]
         if drop:
             row += [_num(c.change, c.check.metric, signed=True) if c.change is not None else "", _ci(c),
                     fmt_p(c.p_value)]
         table.add_row(*row)
-    lines = [
-        Text(line, style="bold green" if line.startswith("gate passed") else
-             ("bold red" if line.startswith(("gate FAILED", "FAIL")) else ""))
-        for line in footer_lines(result)
-    ]
+    def style(line: str) -> str:
+        if line.startswith("gate passed,"):
+            return "bold yellow"
+        if line.startswith("gate passed"):
+            return "bold green"
+        return "bold red" if line.startswith(("gate FAILED", "FAIL")) else ""
+
+    lines = [Text(line, style=style(line)) for line in footer_lines(result)]
     return Group(table, Text(""), *lines)
 
 
@@ -148,8 +167,12 @@ def _md_escape(text: str) -> str:
 def gate_markdown(result: GateResult) -> str:
     """GitHub-flavoured Markdown: a verdict heading, the table of checks, failures and notes."""
     total = len(result.checks)
-    head = (f"### segeval gate: ✅ passed ({total} of {total} checks)" if result.passed
-            else f"### segeval gate: ❌ failed ({result.n_failed} of {total} checks)")
+    if not result.passed:
+        head = f"### segeval gate: ❌ failed ({result.n_failed} of {total} checks)"
+    elif result.failed_cases:  # the step fails with exit 3: the heading must not say all is well
+        head = f"### segeval gate: ⚠️ {verdict(result)}, {total} of {total} checks"
+    else:
+        head = f"### segeval gate: ✅ passed ({total} of {total} checks)"
     out = [head, "", f"Report `{result.report}`: {result.n_cases} cases"
            + (f", {len(result.failed_cases)} failed to score" if result.failed_cases else "")
            + (f"; baseline `{result.baseline}`" if result.baseline else ""), ""]
@@ -161,7 +184,8 @@ def gate_markdown(result: GateResult) -> str:
     out.append("|" + "|".join(" --- " for _ in header) + "|")
     for c in result.checks:
         row = [c.check.metric, c.label_text, c.stat, _value(c), _bar(c), str(c.n), str(c.n_nan),
-               "✅ pass" if c.passed else "❌ **fail**"]
+               ("✅ pass (not significant, p=" + fmt_p(c.p_value) + ")" if c.not_significant else "✅ pass")
+               if c.passed else "❌ **fail**"]
         if drop:
             row += [_num(c.change, c.check.metric, signed=True) if c.change is not None else "", _ci(c),
                     fmt_p(c.p_value)]

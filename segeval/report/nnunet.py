@@ -30,11 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from segeval.errors import ReportError
+from segeval.io import case_id
 from segeval.records import CaseResult
 from segeval.settings import ScoreSettings
 from segeval.summary import Report
 
-__all__ = ["NNUNET_METRICS", "nnunet_key", "nnunet_summary", "report_nnunet_summary", "to_nnunet_json"]
+__all__ = ["NNUNET_METRICS", "cases_from_nnunet", "nnunet_key", "nnunet_summary", "report_nnunet_summary",
+           "to_nnunet_json"]
 
 #: Metric keys of every class entry, in nnU-Net's order.
 NNUNET_METRICS: tuple[str, ...] = ("Dice", "IoU", "FP", "TP", "FN", "TN", "n_pred", "n_ref")
@@ -147,3 +150,51 @@ def report_nnunet_summary(report: Report) -> dict[str, Any]:
         floor = 0 if spec.include_background else 1
         extra = sorted(k for k in spec.names if k >= floor and k != spec.ignore_label)
     return nnunet_summary(report.cases, extra_labels=extra)
+
+
+#: nnU-Net's per-class keys and segeval's names for them (n_pred and n_ref are voxel counts
+#: that segeval keeps as tp + fp and tp + fn).
+_FROM_NNUNET = {"Dice": "dice", "IoU": "iou", "TP": "tp", "FP": "fp", "FN": "fn", "TN": "tn"}
+
+
+def cases_from_nnunet(source: str, summary: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The cases of nnU-Net's ``summary.json`` as segeval case records, and settings naming their metrics.
+
+    ``metric_per_case`` is enough for Dice, IoU and the counts: each entry
+    becomes a case whose id is its ``reference_file``'s case id, with one
+    record per class key (``"1"`` a label, ``"(1, 2)"`` a region, kept as
+    that text). Used by :func:`segeval.report.reading.read_report`, so that
+    ``segeval gate fold_0/validation/summary.json --min dice=0.8`` works.
+
+    Raises
+    ------
+    ReportError
+        ``metric_per_case`` is not a list of nnU-Net's entries.
+
+    Examples
+    --------
+    >>> cases, settings = cases_from_nnunet("summary.json", {"metric_per_case": [
+    ...     {"metrics": {"1": {"Dice": 0.9, "IoU": 0.8, "TP": 9, "FP": 1, "FN": 1, "TN": 89}},
+    ...      "prediction_file": "pred/case_7.nii.gz", "reference_file": "gt/case_7.nii.gz"}]})
+    >>> cases[0]["case"], cases[0]["labels"][0]["dice"], settings["metrics"]
+    ('case_7', 0.9, ['dice', 'iou', 'tp', 'fp', 'fn', 'tn'])
+    """
+    entries = summary.get("metric_per_case")
+    if not isinstance(entries, list):
+        raise ReportError(f"{source}: nnU-Net's summary.json with no metric_per_case list")
+    cases: list[dict[str, Any]] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("metrics"), dict):
+            raise ReportError(f"{source}: metric_per_case entry #{i + 1} has no \"metrics\" table")
+        ref = entry.get("reference_file") or entry.get("prediction_file")
+        if not isinstance(ref, str) or not ref:
+            raise ReportError(f"{source}: metric_per_case entry #{i + 1} names no reference_file")
+        labels = []
+        for key, values in sorted(entry["metrics"].items(), key=lambda kv: _sort_key(str(kv[0]))):
+            if not isinstance(values, dict):
+                raise ReportError(f"{source}: case {case_id(ref)}, class {key}: expected a table of metrics")
+            record: dict[str, Any] = {"label": int(key) if str(key).lstrip("-").isdigit() else str(key)}
+            record.update({ours: values[theirs] for theirs, ours in _FROM_NNUNET.items() if theirs in values})
+            labels.append(record)
+        cases.append({"case": case_id(ref), "pred": entry.get("prediction_file"), "gt": ref, "labels": labels})
+    return cases, {"metrics": list(_FROM_NNUNET.values()), "source_format": "nnunet_summary"}

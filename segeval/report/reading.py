@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,9 +49,9 @@ class ReadReport:
     ----------
     source : str
         The file name (or "the report"), for messages.
-    kind : {"json", "jsonl", "journal", "csv", "object"}
+    kind : {"json", "jsonl", "journal", "csv", "nnunet", "object"}
         How it was written: one JSON document, JSON Lines, a batch's journal,
-        a tidy CSV, or a Python object.
+        a tidy CSV, nnU-Net's summary.json (its metric_per_case), or a Python object.
     cases : list of CaseResult
         In file order; a case recorded twice is where its last record was.
     settings : dict or None
@@ -74,8 +75,54 @@ class ReadReport:
     finished: bool = True  # JSON Lines: the summary line a finished batch writes last was found
 
     def to_report(self) -> Report:
-        """The cases as a :class:`~segeval.summary.Report` (empty settings when the file has none)."""
-        return Report(settings=dict(self.settings or {}), cases=list(self.cases))
+        """The cases as a :class:`~segeval.summary.Report`; a file without settings (a CSV) gets the
+        metrics its records hold, in registry order."""
+        settings = dict(self.settings or {})
+        if "metrics" not in settings:
+            held = {k for c in self.cases for r in c.labels for k in r}
+            settings["metrics"] = [m for m, spec in METRICS.items()
+                                   if m in held and spec.kind not in ("count", "volume", "case")]
+        return Report(settings=settings, cases=list(self.cases))
+
+
+def load_report(path: str | os.PathLike[str], *, allow_partial: bool = False) -> Report:
+    """Read a report file into a :class:`~segeval.summary.Report` (``segeval.read_report``).
+
+    Parameters
+    ----------
+    path : path
+        What ``score``/``batch`` wrote with ``-o`` (JSON, JSON Lines or CSV,
+        gzip-compressed too), or nnU-Net's ``summary.json``.
+    allow_partial : bool
+        Read an incomplete report (a batch's journal, or a report still being
+        written) instead of refusing it.
+
+    Returns
+    -------
+    Report
+        Its settings (empty for a CSV, which records none) and cases;
+        ``to_frame()``, ``summary_frame()`` and ``summary()`` work on it.
+
+    Raises
+    ------
+    ReportError
+        One line naming the file and the problem.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, segeval
+    >>> from segeval.report.writers import to_json
+    >>> path = Path(tempfile.mkdtemp()) / "r.json"
+    >>> gt = np.array([[1, 1, 0], [2, 2, 0]]); pred = np.array([[1, 0, 0], [2, 2, 2]])
+    >>> _ = path.write_text(to_json(segeval.score(pred, gt)))
+    >>> segeval.read_report(path).to_frame()["dice"].round(4).tolist()
+    [0.6667, 0.8]
+    """
+    read = read_report(Path(path))
+    if read.partial is not None and not allow_partial:
+        raise ReportError(f"{read.source}: the report is incomplete ({read.partial}); "
+                          "pass allow_partial=True to read it anyway")
+    return read.to_report()
 
 
 def read_report(report: Any) -> ReadReport:
@@ -208,7 +255,10 @@ def _from_json_obj(source: str, obj: Any, notes: list[str], *, kind: str) -> Rea
     if isinstance(obj, list) and all(isinstance(c, Mapping) for c in obj):
         return _from_case_dicts(source, obj, None, notes, kind)
     if isinstance(obj, Mapping) and "metric_per_case" in obj:
-        raise ReportError(f"{source}: is nnU-Net's summary.json; gate reads segeval's report (batch -o results.json)")
+        from segeval.report.nnunet import cases_from_nnunet
+
+        cases, settings = cases_from_nnunet(source, dict(obj))
+        return _from_case_dicts(source, cases, settings, notes, "nnunet")
     raise ReportError(f"{source}: not a segeval report (no \"cases\" list); give the file score/batch wrote with -o")
 
 

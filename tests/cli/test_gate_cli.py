@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -414,3 +415,95 @@ def test_ci_examples_run_batch_then_gate_and_keep_the_junit(doc: Path) -> None:
     assert text.index("segeval batch") < text.index("segeval gate")
     assert "--junit segeval-gate.xml" in text
     assert text.count("segeval-gate.xml") >= 3  # written, uploaded, reported
+
+
+# --------------------------------------------------------------------------- the gate explains itself
+
+
+def test_quiet_still_prints_one_line_per_failing_check(reports: dict[str, Path]) -> None:
+    r = gate(reports["new"], "--min", "dice:liver=0.95", "--min", "dice:spleen=0.5", "--max", "hd95=0.1", "-q",
+             "--no-config")
+    assert r.exit_code == 1 and r.stderr == ""
+    out = r.stdout.splitlines()
+    assert len(out) == 2, out
+    assert re.fullmatch(r"FAIL dice:liver mean >= 0\.95: mean 0\.8\d{3} < 0\.95 over 30 cases", out[0])
+    assert re.fullmatch(r"FAIL hd95 mean <= 0\.1: mean 1\.\d{4} > 0\.1 over 30 cases", out[1])
+    assert gate(reports["new"], "--min", "dice=0.5", "-q", "--no-config").stdout == ""
+
+
+def test_a_drop_that_passed_only_as_not_significant_says_so(reports: dict[str, Path], tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    noise = rng.normal(0, 0.05, 30)
+    noise -= noise.mean() + 0.004
+    (tmp_path / "noisy.json").write_text(to_json(_report([float(v) for v in 0.9 + noise])))
+    args = [tmp_path / "noisy.json", "--baseline", reports["old"], "--max-drop", "dice:liver=0.001", "--significant",
+            "--no-config"]
+    r = gate(*args)
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.stdout.splitlines() if line.startswith("dice"))
+    assert "PASS (not significant, p=" in row
+    p = float(row.split("p=")[1].split(")")[0])
+    assert 0.05 < p < 1
+    md = gate(*args, "--format", "md").stdout
+    assert f"✅ pass (not significant, p={row.split('p=')[1].split(')')[0]})" in md
+    data = json.loads(gate(*args, "--format", "json").stdout)
+    assert data["checks"][0]["not_significant"] is True
+
+
+def test_a_distance_that_grew_worsened_it_did_not_drop(reports: dict[str, Path]) -> None:
+    r = gate(reports["new"], "--baseline", reports["old"], "--max-drop", "hd95:liver=0.1", "--no-config")
+    assert r.exit_code == 1
+    assert re.search(r"worsened by 0\.\d{4} mm > 0\.1 mm", r.stdout) and "dropped by" not in r.stdout
+
+
+def test_exit_3_is_headlined_as_such(reports: dict[str, Path], tmp_path: Path) -> None:
+    summary = tmp_path / "step_summary.md"
+    r = gate(reports["failed"], "--min", "dice=0.5", "--no-config", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.exit_code == 3
+    assert f"gate passed, 1 case not scored (exit 3): 1 of 1 checks on {reports['failed']}" in r.stdout
+    head = summary.read_text().splitlines()[0]
+    assert head == "### segeval gate: ⚠️ passed, 1 case not scored (exit 3), 1 of 1 checks"
+    assert "✅ passed" not in summary.read_text()
+
+
+def test_the_failed_case_hint_is_said_once(reports: dict[str, Path]) -> None:
+    r = gate(reports["failed"], "--min", "dice=0.95", "--min", "dice:spleen=0.9", "--no-config")
+    assert r.exit_code == 1
+    assert r.stdout.count("failed to score") == 1
+    assert "1 of 6 cases failed to score: case_x: missing prediction" in r.stdout
+
+
+@pytest.mark.parametrize(("option", "bar", "says"), [
+    ("--min", "dice=90", "dice lies between 0 and 1, so 90 is outside its range; did you mean 0.90?"),
+    ("--max", "nsd:liver=85", "nsd lies between 0 and 1, so 85 is outside its range; did you mean 0.85?"),
+    ("--min", "dice=1000", "dice lies between 0 and 1, so 1000 is outside its range"),
+])
+def test_a_bar_outside_the_metrics_range_suggests_the_fraction(reports: dict[str, Path], option: str, bar: str,
+                                                               says: str) -> None:
+    one_error_line(gate(reports["new"], option, bar, "--no-config"), says)
+
+
+def test_a_baseline_with_no_case_in_common_is_exit_2(reports: dict[str, Path], tmp_path: Path) -> None:
+    other = _report([0.9] * 3)
+    for c in other.cases:
+        c.case = "other_" + c.case
+    (tmp_path / "other.json").write_text(to_json(other))
+    one_error_line(gate(reports["new"], "--baseline", tmp_path / "other.json", "--max-drop", "dice=0.01",
+                        "--no-config"), "have no case id in common")
+
+
+def test_gate_reads_nnunets_summary_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fold's validation/summary.json can be gated directly: the same Dice as segeval's own report."""
+    from tests.batch._data import make_clean
+
+    monkeypatch.chdir(tmp_path)
+    make_clean(tmp_path, 4)
+    r = runner.invoke(app, ["batch", "pred", "gt", "-o", "r.json", "--nnunet-summary", "summary.json", "-q"])
+    assert r.exit_code == 0, r.output
+    ours = json.loads(gate("r.json", "--min", "dice:1=0.1", "-f", "json", "--no-config").stdout)
+    theirs = json.loads(gate("summary.json", "--min", "dice:1=0.1", "-f", "json", "--no-config").stdout)
+    assert theirs["checks"][0]["value"] == pytest.approx(ours["checks"][0]["value"], abs=1e-12)
+    assert theirs["checks"][0]["n"] == ours["checks"][0]["n"] == 4
+    r = gate("summary.json", "--min", "iou=0.1", "--max", "fp:1=100000", "--no-config")
+    assert r.exit_code == 0, r.output
+    one_error_line(gate("summary.json", "--max", "hd95=5", "--no-config"), "has no hd95 values")
