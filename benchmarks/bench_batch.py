@@ -96,7 +96,7 @@ def dataset(n: int, shape: tuple[int, int, int]) -> Path:
 
 FLOOR = """
 import sys
-from segeval.batch import pair_cases
+from segeval.batching import pair_cases
 from segeval.io import read_volume
 part, parts = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 1)
 for t in pair_cases(sys.argv[1], sys.argv[2]).matched[part::parts]:

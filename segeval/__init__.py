@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from segeval._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
+    from segeval.batching.folders import batch
     from segeval.check import check_dataset
     from segeval.errors import SegevalError
     from segeval.metrics.confusion import confusion_matrix
@@ -36,6 +37,7 @@ _EXPORTS = {
     "Report": "segeval.summary",
     "ScoreSettings": "segeval.settings",
     "SegevalError": "segeval.errors",
+    "batch": "segeval.batching.folders",
     "build_settings": "segeval.settings",
     "check_dataset": "segeval.check",
     "confusion_matrix": "segeval.metrics.confusion",
@@ -55,6 +57,7 @@ __all__ = [
     "ScoreSettings",
     "SegevalError",
     "__version__",
+    "batch",
     "build_settings",
     "check_dataset",
     "confusion_matrix",

@@ -1,7 +1,7 @@
 """Dataset integrity before a long run (``segeval check``): what a batch would trip over, case by case.
 
 :func:`check_dataset` pairs two folders exactly as ``segeval batch`` does
-(:func:`segeval.batch.pairing.pair_cases`), reads one case at a time (its
+(:func:`segeval.batching.pairing.pair_cases`), reads one case at a time (its
 prediction and its GT; the voxels are needed for the label census, so at
 most two volumes are in memory), and gives a :class:`CheckResult`: one
 :class:`Problem` per thing that would fail or mislead a batch, and a
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segeval.batch.pairing import pair_cases
+from segeval.batching.pairing import pair_cases
 from segeval.errors import GeometryMismatchError, SegevalError
 from segeval.info import describe
 from segeval.labels import LabelMap, find_dataset_json, read_label_map
@@ -151,6 +151,8 @@ class Digest:
         flipped; scoring reorients them exactly (not a problem).
     gt, pred : Census
         What the GT files and the paired predictions hold.
+    rule : str
+        How the files paired when not by the plain rule (:attr:`segeval.batching.pairing.Pairing.rule`).
     """
 
     paired: int = 0
@@ -162,13 +164,14 @@ class Digest:
     reoriented: list[str] = field(default_factory=list)
     gt: Census = field(default_factory=Census)
     pred: Census = field(default_factory=Census)
+    rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {"paired": self.paired, "gt_without_pred": self.gt_without_pred,
                 "pred_without_gt": self.pred_without_gt, "left_out": list(self.left_out),
                 "label_map": self.label_map, "declared": self.declared, "reoriented": list(self.reoriented),
-                "gt": self.gt.to_dict(), "pred": self.pred.to_dict()}
+                "gt": self.gt.to_dict(), "pred": self.pred.to_dict(), "rule": self.rule}
 
 
 @dataclass
@@ -277,6 +280,9 @@ def check_dataset(
     gt_dir: str | os.PathLike[str],
     *,
     pattern: str | None = None,
+    pred_suffix: str | None = None,
+    recursive: bool = False,
+    case_regex: str | None = None,
     label_names: str | os.PathLike[str] | None = None,
     allow_outside_data_files: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -287,8 +293,9 @@ def check_dataset(
     ----------
     pred_dir, gt_dir : path
         The folders ``segeval batch`` would be given; cases pair as it pairs them.
-    pattern : str, optional
-        Glob of the files that are cases (``--pattern``).
+    pattern, pred_suffix, recursive, case_regex
+        How files pair, as :func:`segeval.batching.pairing.pair_cases` (and
+        ``segeval batch``) take them.
     label_names : path, optional
         Label map to check values against, instead of a ``dataset.json`` in
         or beside the GT folder.
@@ -331,13 +338,15 @@ def check_dataset(
     >>> [(x.kind, x.case) for x in result.problems], result.digest.paired
     ([('geometry', 'a')], 1)
     """
-    pairing = pair_cases(pred_dir, gt_dir, pattern=pattern)
+    pairing = pair_cases(pred_dir, gt_dir, pattern=pattern, pred_suffix=pred_suffix, recursive=recursive,
+                         case_regex=case_regex)
     map_path = Path(label_names) if label_names is not None else find_dataset_json(gt_dir)
     label_map = read_label_map(map_path) if map_path is not None else None
     checker = _Checker(_declared(label_map) if label_map else None, str(map_path) if map_path else None,
                        allow_outside_data_files)
     digest = checker.result.digest
     digest.paired, digest.gt_without_pred = len(pairing.matched), len(pairing.missing_pred)
+    digest.rule = pairing.rule
     digest.pred_without_gt, digest.left_out = len(pairing.extra_pred), list(pairing.shadowed)
     digest.label_map, digest.declared = checker.label_map, _declared(label_map) if label_map else None
     for task in sorted([*pairing.matched, *pairing.missing_pred], key=lambda t: t.case):

@@ -35,8 +35,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segeval.summary", "segeval.scoring", "segeval.info"),
     # reading and writing reports; running batches
     ("segeval.report.numbers", "segeval.report.reading", "segeval.report.writers", "segeval.report.nnunet",
-     "segeval.report.terminal", "segeval.report", "segeval.batch.pairing", "segeval.batch.pool",
-     "segeval.batch.journal", "segeval.batch.run", "segeval.batch", "segeval.check"),
+     "segeval.report.terminal", "segeval.report", "segeval.batching.pairing", "segeval.batching.pool",
+     "segeval.batching.journal", "segeval.batching.run", "segeval.batching.folders", "segeval.batching",
+     "segeval.check"),
     # judging reports, and rendering the judgement
     ("segeval.gate.checks", "segeval.gate.stats", "segeval.gate.config", "segeval.gate.values", "segeval.gate.judge",
      "segeval.gate"),

@@ -23,7 +23,7 @@ def test_keep_freed_memory_sets_the_thresholds_in_a_fresh_process() -> None:
 
 def test_import_segeval_does_not_tune_the_allocator() -> None:
     code = (
-        "import sys, segeval, segeval.batch; "
+        "import sys, segeval, segeval.batching; "
         "m = sys.modules.get('segeval._malloc'); print(m is not None and m._done)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

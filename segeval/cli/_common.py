@@ -54,11 +54,19 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 OutsideOpt = Annotated[bool, typer.Option(
     "--allow-outside-data-files",
     help="Read the data files a .mhd/.nhdr header names even outside its folder (by default refused).")]
+PredSuffixOpt = Annotated[str | None, typer.Option(
+    "--pred-suffix", help="Remove this from the end of prediction names before pairing, e.g. _seg "
+    "(case_001_seg.nii.gz pairs with case_001.nii.gz).")]
+RecursiveOpt = Annotated[bool, typer.Option(
+    "--recursive", help="Also take the files in sub-folders of PRED_DIR and GT_DIR; case ids still come "
+    "from file names.")]
+CaseRegexOpt = Annotated[str | None, typer.Option(
+    "--case-regex", help="Python regex searched in each file name; its group (or its group named case) is "
+    "the case id, e.g. 'pred_(\\d+)'. Files it does not match pair by name.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]
 
 FORMATS = ("table", "csv", "json", "jsonl", "md")
-_EXT = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "md", ".markdown": "md"}
 
 
 def settings_from_options(
@@ -101,13 +109,9 @@ def output_format(fmt: str | None, output: Path | None) -> str:
         return fmt
     if output is None:
         return "table"
-    ext = output.suffix.lower()
-    if ext not in _EXT:
-        raise OptionError(
-            f"-o {output}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .json, .jsonl or .md "
-            "or give --format"
-        )
-    return _EXT[ext]
+    from segeval.report.writers import format_of_output
+
+    return format_of_output(output)
 
 
 def stdout_console() -> Any:

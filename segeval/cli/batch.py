@@ -17,6 +17,7 @@ from segeval.cli._common import (
     AlphaOpt,
     BackgroundOpt,
     BetaOpt,
+    CaseRegexOpt,
     ConfigOpt,
     DebugOpt,
     DeviceOpt,
@@ -31,7 +32,9 @@ from segeval.cli._common import (
     OutputOpt,
     OutsideOpt,
     PercentileOpt,
+    PredSuffixOpt,
     QuietOpt,
+    RecursiveOpt,
     RegionOpt,
     ResampleOpt,
     SmoothOpt,
@@ -46,7 +49,7 @@ from segeval.cli._common import (
 from segeval.cli.score import gate_checks, judge_inline
 
 if TYPE_CHECKING:  # pragma: no cover
-    from segeval.batch import Pairing
+    from segeval.batching import Pairing
     from segeval.records import CaseResult
     from segeval.summary import Report
 
@@ -96,15 +99,9 @@ def batch_command(
         "--pattern", help="Glob of the files that are cases, e.g. '*.nii.gz'. Default: every readable volume.")] = None,
     pairs: Annotated[Path | None, typer.Option(
         "--pairs", help="CSV with columns case,pred,gt (paths relative to it), instead of PRED_DIR GT_DIR.")] = None,
-    pred_suffix: Annotated[str | None, typer.Option(
-        "--pred-suffix", help="Remove this from the end of prediction names before pairing, e.g. _seg "
-        "(case_001_seg.nii.gz pairs with case_001.nii.gz).")] = None,
-    recursive: Annotated[bool, typer.Option(
-        "--recursive", help="Also take the files in sub-folders of PRED_DIR and GT_DIR; case ids still come "
-        "from file names.")] = False,
-    case_regex: Annotated[str | None, typer.Option(
-        "--case-regex", help="Python regex searched in each file name; its group (or its group named case) is "
-        "the case id, e.g. 'pred_(\\d+)'. Files it does not match pair by name.")] = None,
+    pred_suffix: PredSuffixOpt = None,
+    recursive: RecursiveOpt = False,
+    case_regex: CaseRegexOpt = None,
     missing: Annotated[str, typer.Option(
         "--missing", help="A GT case without prediction: error (a failed case), zero (scored as an empty "
         "prediction) or skip (left out, listed).")] = "error",
@@ -123,23 +120,19 @@ def batch_command(
     """Score every case of two folders (or a --pairs CSV) in parallel.
 
     Cases pair by file name minus its volume suffix and an nnU-Net _0000 tag,
-    across formats. Results stream to -o as cases finish, so an interrupted run
+    across formats; a prediction suffix (_seg, _pred, _trans) or MONAI's one
+    folder per case is recognised when nothing pairs otherwise, and
+    --pred-suffix, --case-regex and --recursive say how names differ. Results stream to -o as cases finish, so an interrupted run
     keeps them and --resume scores only the rest. Prints the per-label summary
     and the five worst cases by macro Dice. Exit 0; 1 when a --fail-under bar is
     not met; 2 on bad input; 3 when some cases failed (they are in the report,
     with their error).
     """
     from segeval.backends import get_backend
-    from segeval.batch import (
-        MISSING_POLICIES,
-        BatchInterrupted,
-        argument_order_warnings,
-        find_dataset_json,
-        pair_cases,
-        read_pairs_csv,
-    )
-    from segeval.batch.run import run_resumable
-    from segeval.errors import InputError, OptionError
+    from segeval.batching import MISSING_POLICIES, BatchInterrupted, argument_order_warnings
+    from segeval.batching.folders import pair_folders
+    from segeval.batching.run import run_resumable
+    from segeval.errors import OptionError
     from segeval.report.writers import check_writable
 
     out_fmt = output_format(fmt, output)
@@ -157,25 +150,8 @@ def batch_command(
         if path is not None:
             check_writable(path, option)
 
-    if pairs is not None:
-        if pred_dir is not None or gt_dir is not None:
-            raise OptionError("--pairs replaces PRED_DIR and GT_DIR; give one or the other")
-        if pattern is not None:
-            raise OptionError("--pattern chooses files in PRED_DIR and GT_DIR; with --pairs, list the files there")
-        for given, option in ((pred_suffix is not None, "--pred-suffix"), (recursive, "--recursive"),
-                              (case_regex is not None, "--case-regex")):
-            if given:
-                raise OptionError(f"{option} pairs files in PRED_DIR and GT_DIR; with --pairs, list the files there")
-        pairing = read_pairs_csv(pairs)
-        dataset_json = find_dataset_json(pairs)
-    else:
-        if pred_dir is None or gt_dir is None:
-            raise OptionError("give PRED_DIR and GT_DIR (two folders), or --pairs FILE")
-        pairing = pair_cases(pred_dir, gt_dir, pattern=pattern, pred_suffix=pred_suffix, recursive=recursive,
-                             case_regex=case_regex)
-        dataset_json = find_dataset_json(gt_dir)
-    if not pairing.matched:
-        raise InputError(_nothing_paired(pairing, pred_dir, gt_dir, pairs))
+    pairing, dataset_json = pair_folders(pred_dir, gt_dir, pairs=pairs, pattern=pattern, pred_suffix=pred_suffix,
+                                         recursive=recursive, case_regex=case_regex)
 
     if label_names is not None:
         dataset_json = None  # the names given win over the folder's dataset.json
@@ -295,20 +271,6 @@ def _with_gate_metrics(metrics: str | None, config: Path | None, no_config: bool
     if not quiet:
         _say(f"scoring {', '.join(missing)} too: the gate's bars in {path} need them")
     return ",".join([*parse_metrics(None), *missing])
-
-
-def _nothing_paired(pairing: Pairing, pred_dir: Path | None, gt_dir: Path | None, pairs: Path | None) -> str:
-    if pairs is not None:
-        return f"--pairs {pairs}: none of the listed prediction files exists"
-    gt_ids = [t.case for t in pairing.missing_pred]
-    pred_ids = [Path(p).name for p in pairing.extra_pred]
-    if not pred_ids:
-        return f"prediction folder {pred_dir}: no volume files (GT cases: {_ids(gt_ids)})"
-    return (
-        f"no prediction in {pred_dir} has the case id of a GT file in {gt_dir} (GT: {_ids(gt_ids[:3])}; "
-        f"predictions: {_ids(pred_ids[:3])}); check the folders, or say how names differ with --pred-suffix, "
-        "--case-regex or --recursive, or give --pairs FILE"
-    )
 
 
 def _report_pairing(pairing: Pairing, missing: str, dataset_json: Path | None, settings: Any) -> None:

@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from segeval.cli._app import app
-from segeval.cli._common import DebugOpt, LabelNamesOpt, OutsideOpt, QuietOpt, stderr_console, warn
+from segeval.cli._common import (
+    CaseRegexOpt,
+    DebugOpt,
+    LabelNamesOpt,
+    OutsideOpt,
+    PredSuffixOpt,
+    QuietOpt,
+    RecursiveOpt,
+    stderr_console,
+    warn,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from segeval.check import Census, CheckResult
@@ -34,6 +44,9 @@ def check_command(
         metavar="GT_DIR", show_default=False)],
     pattern: Annotated[str | None, typer.Option(
         "--pattern", help="Glob of the files that are cases, e.g. '*.nii.gz'. Default: every readable volume.")] = None,
+    pred_suffix: PredSuffixOpt = None,
+    recursive: RecursiveOpt = False,
+    case_regex: CaseRegexOpt = None,
     label_names: LabelNamesOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table (plain lines) or json.")] = "table",
     allow_outside_data_files: OutsideOpt = False,
@@ -52,7 +65,7 @@ def check_command(
     problem lines only. Exit 0 when no problem was found, 3 when some were, 2 on
     bad input.
     """
-    from segeval.batch.pairing import argument_order_warnings
+    from segeval.batching.pairing import argument_order_warnings
     from segeval.check import check_dataset
     from segeval.errors import OptionError
 
@@ -62,7 +75,8 @@ def check_command(
         for line in argument_order_warnings(pred_dir, gt_dir):
             warn(line)
     with _progress(enabled=not quiet and sys.stderr.isatty()) as advance:
-        result = check_dataset(pred_dir, gt_dir, pattern=pattern, label_names=label_names,
+        result = check_dataset(pred_dir, gt_dir, pattern=pattern, pred_suffix=pred_suffix, recursive=recursive,
+                               case_regex=case_regex, label_names=label_names,
                                allow_outside_data_files=allow_outside_data_files, progress=advance)
     for note in dict.fromkeys(result.notes):
         warn(note, quiet=quiet)
@@ -90,7 +104,7 @@ def render_lines(result: CheckResult) -> list[str]:
     if d.left_out:
         n = len(d.left_out)
         cases += f", {n} file{'s' if n != 1 else ''} left out beside an image with the same case id"
-    lines.append(cases)
+    lines.append(cases + (f" ({d.rule})" if d.rule else ""))
     if d.label_map is not None:
         lines.append(f"label map: {d.label_map} (values {', '.join(map(str, d.declared or []))})")
     if d.reoriented:

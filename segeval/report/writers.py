@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from segeval._version import __version__
-from segeval.errors import OutputError
+from segeval.errors import OptionError, OutputError
 from segeval.records import REPORT_FORMAT, jsonable
 from segeval.report.numbers import fmt_number
 from segeval.summary import Report, macro
@@ -163,6 +163,33 @@ def render_summary(report: Report, fmt: str) -> str:
                              *[fmt_number(s[k], digits=None) for k in stat_keys]])
     writer.writerow(["", "", "generalized_dice", *[fmt_number(gd[k], digits=None) for k in stat_keys]])
     return buf.getvalue()
+
+
+#: Output file extensions and the format each means.
+OUTPUT_EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "md",
+                     ".markdown": "md"}
+
+
+def format_of_output(path: str | os.PathLike[str], option: str = "-o") -> str:
+    """The report format an output's extension means (``results.csv`` -> ``"csv"``).
+
+    Raises
+    ------
+    OptionError
+        The extension is not one of :data:`OUTPUT_EXTENSIONS`.
+
+    Examples
+    --------
+    >>> format_of_output("out/results.jsonl"), format_of_output("summary.MD")
+    ('jsonl', 'md')
+    """
+    ext = Path(path).suffix.lower()
+    if ext not in OUTPUT_EXTENSIONS:
+        raise OptionError(
+            f"{option} {path}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .json, .jsonl or "
+            ".md or give --format"
+        )
+    return OUTPUT_EXTENSIONS[ext]
 
 
 def _special(p: Path) -> str | None:

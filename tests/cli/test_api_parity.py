@@ -123,3 +123,24 @@ def test_batch_gives_the_numbers_of_score(case: tuple[Path, Path], tmp_path: Pat
     single = segeval.score(pred, gt, metrics="dice,hd95,nsd", spacing_mm="1,1,2", regions={"both": [1, 2]})
     assert _numbers(batch["cases"][0]["labels"]) == _numbers(json.loads(json.dumps(
         single.to_dict()))["cases"][0]["labels"])
+
+
+@pytest.mark.parametrize(("args", "kwargs"), CASES)
+def test_segeval_batch_is_the_batch_command(case: tuple[Path, Path], tmp_path: Path, args: list[str],
+                                            kwargs: dict[str, Any]) -> None:
+    """``segeval.batch(pred_dir, gt_dir, ...)`` writes the file ``segeval batch ... -o`` writes, byte for byte."""
+    pred, gt = case
+    for folder, src in (("p", pred), ("g", gt)):
+        (tmp_path / folder).mkdir()
+        for name in ("a.nii.gz", "b.nii.gz"):
+            (tmp_path / folder / name).write_bytes(src.read_bytes())
+    (tmp_path / "g" / "dataset.json").write_text('{"labels": {"background": 0, "liver": 1, "spleen": 2, '
+                                                 '"tumour": 3}}')
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "p"), str(tmp_path / "g"), "-o",
+                                      str(tmp_path / "cli.json"), "--jobs", "1", "-q", *args])
+    assert result.exit_code == 0, result.output
+    report = segeval.batch(tmp_path / "p", tmp_path / "g", jobs=1, output=tmp_path / "api.json", **kwargs)
+    assert [c.case for c in report.cases] == ["a", "b"]
+    assert (tmp_path / "api.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+    frame = report.to_frame(wide=True)
+    assert list(frame.index) == ["a", "b"]

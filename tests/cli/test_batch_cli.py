@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from segeval.batch import journal_path
+from segeval.batching import journal_path
 from segeval.cli import app
-from tests.batch._data import make_clean, make_scenario
+from tests.batching._data import make_clean, make_scenario
 
 runner = CliRunner()
 

@@ -168,3 +168,18 @@ def test_help_has_the_example_and_the_exit_codes() -> None:
     assert r.exit_code == 0
     assert "Example: segeval check" in r.stdout
     assert "Exit 0 when no problem" in r.stdout and "3 when some were, 2 on" in r.stdout
+
+
+def test_check_pairs_with_the_options_batch_takes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for folder in ("pred", "gt"):
+        Path(folder).mkdir()
+    for case in ("case_a", "case_b"):
+        write_volume(Path("gt") / f"{case}.nii.gz", _gt(), spacing_mm=SPACING, origin=ORIGIN)
+        write_volume(Path("pred") / f"{case}_mask.nii.gz", _gt(), spacing_mm=SPACING, origin=ORIGIN)
+    r = run("pred", "gt", "--pred-suffix", "_mask")
+    assert r.exit_code == 0, r.output
+    assert "2 cases paired (--pred-suffix _mask)" in r.stdout
+    assert json.loads(run("pred", "gt", "--pred-suffix", "_mask", "-f", "json").stdout)["digest"]["rule"] == \
+        "--pred-suffix _mask"
+    assert run("pred", "gt").exit_code == 3  # without it nothing pairs: every case is a problem

@@ -494,7 +494,7 @@ def test_a_baseline_with_no_case_in_common_is_exit_2(reports: dict[str, Path], t
 
 def test_gate_reads_nnunets_summary_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A fold's validation/summary.json can be gated directly: the same Dice as segeval's own report."""
-    from tests.batch._data import make_clean
+    from tests.batching._data import make_clean
 
     monkeypatch.chdir(tmp_path)
     make_clean(tmp_path, 4)

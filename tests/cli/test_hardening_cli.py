@@ -24,7 +24,7 @@ import segeval
 from segeval.cli import app
 from segeval.errors import LabelSpecError
 from segeval.io import read_volume
-from tests.batch._data import make_clean
+from tests.batching._data import make_clean
 
 runner = CliRunner()
 
@@ -177,13 +177,24 @@ def test_whole_float_labels_are_still_labels(cases: Path) -> None:
 # --------------------------------------------------------------------------- item 18: signals at start
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="waits on /proc/PID/maps")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_while_the_command_starts_is_one_line(cases: Path, signum: int) -> None:
     """Before: Ctrl-C while the libraries were importing printed a KeyboardInterrupt traceback."""
     pred, gt = _pair(cases)
     proc = subprocess.Popen([sys.executable, "-m", "segeval", "score", str(pred), str(gt)], cwd=cases,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.25)  # the interpreter is up, segeval's imports (rich, typer, numpy, ...) are under way
+    # Once NumPy's extension is mapped, segeval's entry point has taken over the signals
+    # (it does that before importing anything): the imports are under way.
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if "_multiarray_umath" in maps.read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.005)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
@@ -210,7 +221,7 @@ def test_a_closed_stdout_is_a_quiet_141_not_the_gate_failures_1(cases: Path, fmt
 @pytest.mark.parametrize("command", ["score", "batch", "gate"])
 def test_an_unexpected_exception_exits_4_with_one_line(cases: Path, monkeypatch: pytest.MonkeyPatch,
                                                        command: str) -> None:
-    import segeval.batch.run
+    import segeval.batching.run
     import segeval.gate
     import segeval.scoring
 
@@ -218,7 +229,7 @@ def test_an_unexpected_exception_exits_4_with_one_line(cases: Path, monkeypatch:
         raise ZeroDivisionError("division by zero")
 
     # The CLI imports what it calls when it runs: patch where it imports from.
-    target = {"score": (segeval.scoring, "score"), "batch": (segeval.batch.run, "run_resumable"),
+    target = {"score": (segeval.scoring, "score"), "batch": (segeval.batching.run, "run_resumable"),
               "gate": (segeval.gate, "judge")}[command]
     monkeypatch.setattr(*target, bug)
     pred, gt = _pair(cases)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segeval.batch import ResultStream, pair_cases, run_batch, run_resumable, run_settings
+from segeval.batching import ResultStream, pair_cases, run_batch, run_resumable, run_settings
 from segeval.cli import app
 from segeval.io import write_volume
 from segeval.settings import build_settings

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from segeval.batch import PRED_SUFFIXES
+from segeval.batching import PRED_SUFFIXES
 from segeval.cli import app
 from segeval.io import write_volume
-from tests.batch._data import SPACING, case_pair
+from tests.batching._data import SPACING, case_pair
 
 runner = CliRunner()
 

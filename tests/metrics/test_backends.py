@@ -154,7 +154,7 @@ def test_batch_device_gpu_without_gpu_exits_2(tmp_path) -> None:
 def test_batch_on_gpu_equals_cpu(tmp_path) -> None:
     if not _GPU_OK:
         pytest.skip(f"no GPU backend: {_GPU_WHY}")
-    from segeval.batch import CaseTask, run_batch
+    from segeval.batching import CaseTask, run_batch
     from segeval.settings import ScoreSettings
 
     tasks = []

@@ -161,7 +161,7 @@ def test_hostile_report_text_is_one_line_exit_2(tmp_path: Path, name: str, text:
 
 def test_a_journal_with_a_string_where_a_number_belongs_is_refused_by_resume(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.batch._data import make_clean
+    from tests.batching._data import make_clean
 
     monkeypatch.chdir(tmp_path)
     make_clean(tmp_path, 2)

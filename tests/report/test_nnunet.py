@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segeval.batch import CaseTask, run_batch
+from segeval.batching import CaseTask, run_batch
 from segeval.cli import app
 from segeval.io import write_volume
 from segeval.records import CaseResult
 from segeval.report.nnunet import nnunet_summary, to_nnunet_json
 from segeval.settings import ScoreSettings
-from tests.batch._data import SPACING, case_pair
+from tests.batching._data import SPACING, case_pair
 from tests.cli.conftest import GOLDEN
 from tests.report.nnunet_data import DATASETS, compare
 

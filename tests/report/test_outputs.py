@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from segeval.batch import journal_path
+from segeval.batching import journal_path
 from segeval.cli import app
 from segeval.errors import OutputError
 from segeval.report.writers import is_stream, remove_leftovers, write_atomic
-from tests.batch._data import make_clean
+from tests.batching._data import make_clean
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pytest
 
 from segeval.report.writers import render_summary
 from segeval.summary import Report
-from tests.batch._data import _scored
+from tests.batching._data import _scored
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "md"])

@@ -2,15 +2,15 @@
 
 :func:`run_resumable` is ``segeval batch`` without the terminal: it keeps the
 cases an interrupted (or finished) run already wrote (``resume=True``),
-scores the rest on :func:`segeval.batch.pool.run_batch`, appends each case to
-the output as it finishes (:class:`segeval.batch.journal.ResultStream`) and,
+scores the rest on :func:`segeval.batching.pool.run_batch`, appends each case to
+the output as it finishes (:class:`segeval.batching.journal.ResultStream`) and,
 at the end, writes the output sorted by case id. Ctrl-C raises
 :class:`BatchInterrupted`, saying where the finished cases are.
 
 Examples
 --------
 >>> import os, tempfile, numpy as np
->>> from segeval.batch import pair_cases
+>>> from segeval.batching import pair_cases
 >>> from segeval.io import write_volume
 >>> from segeval.settings import build_settings
 >>> top = tempfile.mkdtemp(); gt = np.zeros((4, 4, 2), np.uint8); gt[:2] = 1
@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from segeval.backends import Backend
-from segeval.batch.journal import ResultStream, journal_path, load_finished
-from segeval.batch.pool import run_batch
+from segeval.batching.journal import ResultStream, journal_path, load_finished
+from segeval.batching.pool import run_batch
 from segeval.errors import OutputError
 from segeval.records import CaseResult, CaseTask
 from segeval.scoring import complete_label_set, report_settings
@@ -87,7 +87,7 @@ def run_settings(settings: ScoreSettings, *, missing: str = "error", resample_pr
                  pairing: str = "") -> dict[str, Any]:
     """What a batch records and ``--resume`` checks: every option that changes a number or the set of
     cases (the settings, ``--missing``, ``--resample-pred`` and a pairing rule other than the plain one,
-    :attr:`segeval.batch.pairing.Pairing.rule`)."""
+    :attr:`segeval.batching.pairing.Pairing.rule`)."""
     return {**settings.to_dict(), **_run_options(missing, resample_pred, pairing)}
 
 
@@ -125,9 +125,9 @@ def run_resumable(
     resume : bool
         Keep the cases ``output`` (or its journal) already holds and score the rest.
     jobs, resample_pred, missing, device, allow_outside_data_files
-        As :func:`segeval.batch.pool.run_batch`.
+        As :func:`segeval.batching.pool.run_batch`.
     pairing : str
-        The rule that paired the files (:attr:`segeval.batch.pairing.Pairing.rule`; empty for
+        The rule that paired the files (:attr:`segeval.batching.pairing.Pairing.rule`; empty for
         the plain rule): recorded, so that ``resume`` refuses a run paired another way.
     progress : callable, optional
         See :data:`Progress`; started after the worker processes.

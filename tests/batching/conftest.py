@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.batch._data import make_scenario
+from tests.batching._data import make_scenario
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""segeval.batch.pairing: which files make a case."""
+"""segeval.batching.pairing: which files make a case."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from segeval.batch import PRED_SUFFIXES, find_dataset_json, pair_cases, read_pairs_csv
+from segeval.batching import PRED_SUFFIXES, find_dataset_json, pair_cases, read_pairs_csv
 from segeval.errors import InputError, OptionError
 from segeval.io import write_volume
-from tests.batch._data import SHAPE, SPACING, case_pair, make_clean
+from tests.batching._data import SHAPE, SPACING, case_pair, make_clean
 
 
 def test_pairing_reports_matched_missing_and_extra(scenario: dict[str, Any]) -> None:

@@ -1,25 +1,27 @@
 """Score whole folders of cases: pair files, score in worker processes, stream, resume.
 
-* :mod:`segeval.batch.pairing`: which files make a case (:func:`pair_cases`,
+* :mod:`segeval.batching.pairing`: which files make a case (:func:`pair_cases`,
   :func:`read_pairs_csv`, :class:`Pairing`);
-* :mod:`segeval.batch.pool`: cases scored in parallel, results as they finish
+* :mod:`segeval.batching.pool`: cases scored in parallel, results as they finish
   (:func:`run_batch`);
-* :mod:`segeval.batch.journal`: results on disk as they arrive, and back for
+* :mod:`segeval.batching.journal`: results on disk as they arrive, and back for
   ``--resume`` (:class:`ResultStream`, :func:`load_finished`);
-* :mod:`segeval.batch.run`: the whole resumable run, usable from Python
-  (:func:`run_resumable`).
+* :mod:`segeval.batching.run`: the whole resumable run (:func:`run_resumable`);
+* :mod:`segeval.batching.folders`: two folders in, a report out (:func:`batch`,
+  ``segeval.batch``), and how a run finds its cases (:func:`pair_folders`).
 
 Nothing here prints or exits; the CLI (``segeval.cli.batch``) does that.
 """
 
-from segeval.batch.journal import (
+from segeval.batching.folders import batch, pair_folders
+from segeval.batching.journal import (
     JOURNAL_SUFFIX,
     STREAMED_FORMATS,
     ResultStream,
     journal_path,
     load_finished,
 )
-from segeval.batch.pairing import (
+from segeval.batching.pairing import (
     MISSING_POLICIES,
     PRED_SUFFIXES,
     Pairing,
@@ -28,8 +30,8 @@ from segeval.batch.pairing import (
     pair_cases,
     read_pairs_csv,
 )
-from segeval.batch.pool import MISSING_MESSAGE, WORKER_DIED, BatchRun, available_cores, run_batch
-from segeval.batch.run import BatchInterrupted, run_resumable, run_settings
+from segeval.batching.pool import MISSING_MESSAGE, WORKER_DIED, BatchRun, available_cores, run_batch
+from segeval.batching.run import BatchInterrupted, run_resumable, run_settings
 from segeval.records import CaseTask
 from segeval.scoring import score_task
 
@@ -47,10 +49,12 @@ __all__ = [
     "ResultStream",
     "argument_order_warnings",
     "available_cores",
+    "batch",
     "find_dataset_json",
     "journal_path",
     "load_finished",
     "pair_cases",
+    "pair_folders",
     "read_pairs_csv",
     "run_batch",
     "run_resumable",

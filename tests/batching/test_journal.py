@@ -1,4 +1,4 @@
-"""segeval.batch.journal: streaming results to a journal, and resuming from it."""
+"""segeval.batching.journal: streaming results to a journal, and resuming from it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from segeval.batch import ResultStream, journal_path, load_finished
+from segeval.batching import ResultStream, journal_path, load_finished
 from segeval.errors import ReportError
 from segeval.records import CaseResult
 from segeval.report.writers import to_json
 from segeval.settings import ScoreSettings
 from segeval.summary import Report
-from tests.batch._data import _scored
+from tests.batching._data import _scored
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "md"])

@@ -1,4 +1,4 @@
-"""segeval.batch.pool: scoring cases in parallel, failures, workers that die, bounded in-flight."""
+"""segeval.batching.pool: scoring cases in parallel, failures, workers that die, bounded in-flight."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from segeval import io, scoring
-from segeval.batch import MISSING_MESSAGE, WORKER_DIED, CaseTask, pair_cases, run_batch
-from segeval.batch import pool as pool_module
+from segeval.batching import MISSING_MESSAGE, WORKER_DIED, CaseTask, pair_cases, run_batch
+from segeval.batching import pool as pool_module
 from segeval.errors import OptionError
 from segeval.records import CaseResult
 from segeval.report.writers import to_csv, to_json
 from segeval.settings import ScoreSettings
 from segeval.summary import Report
-from tests.batch._data import make_clean
+from tests.batching._data import make_clean
 
 
 def by_case(results: list[CaseResult]) -> dict[str, CaseResult]:

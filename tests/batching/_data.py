@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from segeval.batch import pair_cases, run_batch
+from segeval.batching import pair_cases, run_batch
 from segeval.io import write_volume
 from segeval.records import CaseResult
 from segeval.settings import ScoreSettings

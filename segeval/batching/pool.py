@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from segeval._malloc import keep_freed_memory
 from segeval.backends import Backend, get_backend
-from segeval.batch.pairing import check_missing
+from segeval.batching.pairing import check_missing
 from segeval.errors import OptionError
 from segeval.metrics import _numba
 from segeval.records import CaseResult, CaseTask
@@ -104,7 +104,7 @@ def run_batch(
     --------
     >>> import os, tempfile, numpy as np
     >>> from segeval.io import write_volume
-    >>> from segeval.batch import pair_cases
+    >>> from segeval.batching import pair_cases
     >>> top = tempfile.mkdtemp(); gt = np.zeros((4, 4, 2), np.uint8); gt[:2] = 1
     >>> for d in ("pred", "gt"):
     ...     os.mkdir(os.path.join(top, d))
@@ -188,7 +188,7 @@ def _mp_context() -> Any:
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
         # The server imports the scoring stack once; each worker is a fork of it.
-        ctx.set_forkserver_preload(["segeval.batch.pool", "segeval.io.nifti"])
+        ctx.set_forkserver_preload(["segeval.batching.pool", "segeval.io.nifti"])
         return ctx
     return mp.get_context("spawn")
 
