@@ -44,7 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segeval.report.gate_render",),
     # the command line, and the public API at the top
     ("segeval.cli._app", "segeval.cli._common", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",
-     "segeval.cli.batch", "segeval.cli.check", "segeval.cli"),
+     "segeval.cli.batch", "segeval.cli.check", "segeval.cli.metrics", "segeval.cli"),
     ("segeval", "segeval.__main__"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -13,10 +13,11 @@ import contextlib
 import os
 import sys
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 try:  # Typer >= 0.20 vendors click; its exceptions derive from TyperException.
     from typer.exceptions import TyperException as _UsageError
@@ -39,6 +40,63 @@ class _Stopped(BaseException):
         super().__init__(code)
         self.code = code
         self.message = message
+
+
+class SegevalCommand(TyperCommand):
+    """A command whose help reads as Click's: ``Usage: segeval score [OPTIONS] PRED GT``,
+    upper-case metavars, options grouped in panels (``rich_help_panel``), the rest last."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            # An option without a metavar shows its type (`<str>`): name its value instead.
+            if getattr(param, "param_type_name", "") == "option" and not getattr(param, "is_flag", False) \
+                    and param.metavar is None and param.name:
+                param.metavar = param.name.upper()
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if getattr(param, "param_type_name", "") != "argument":
+                continue
+            name = param.metavar or (param.name or "").upper()
+            if param.nargs != 1 and not name.endswith("..."):
+                name += "..."
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        args: list[tuple[str, str]] = []
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if getattr(param, "param_type_name", "") == "argument":
+                args.append(record)
+            else:
+                panels.setdefault(getattr(param, "rich_help_panel", None) or _OTHER, []).append(record)
+        if args:
+            with formatter.section("Arguments"):
+                formatter.write_dl(args)
+        order = {title: i for i, title in enumerate(PANELS)}
+        for title in sorted(panels, key=lambda t: order.get(t, len(order))):  # PANELS' order; the rest last
+            with formatter.section(title if len(panels) > 1 or title != _OTHER else "Options"):
+                formatter.write_dl(panels[title])
+
+
+_OTHER = "Other options"
+#: Help panels, in the order every command lists them.
+PANELS = ("Cases", "Checks", "Baseline", "Labels", "Metrics", "Geometry", "Output", "Run", "Gate", _OTHER)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def command(name: str, **kwargs: Any) -> Callable[[_F], _F]:
+    """``app.command`` with segeval's help layout (:class:`SegevalCommand`)."""
+    decorator: Callable[[_F], _F] = app.command(name, cls=SegevalCommand, **kwargs)
+    return decorator
 
 
 class _Group(TyperGroup):
@@ -115,7 +173,7 @@ app = typer.Typer(
     cls=_Group,
     name="segeval",
     help="Score segmentation label volumes: per-class Dice, IoU, Tversky, HD95, NSD... fast.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,

@@ -16,52 +16,86 @@ import typer
 
 from segeval.errors import OptionError
 
+# Help panels, in the order they are listed.
+CASES = "Cases"
+LABELS = "Labels"
+METRICS_PANEL = "Metrics"
+GEOMETRY = "Geometry"
+OUTPUT = "Output"
+RUN = "Run"
+GATE = "Gate"
+
+#: Every metric --metrics takes, as the help lists them (tests/cli/test_help.py holds it to the registry;
+#: written out so that --help does not import the metric core).
+METRIC_NAMES = ("dice", "iou", "tversky", "precision", "recall", "specificity", "volume_similarity", "hd", "hd95",
+                "hd95_pooled", "assd", "masd", "nsd")
+METRICS_HELP = (f"Comma-separated, from: {', '.join(METRIC_NAMES)}; or all, or surface (the distances). "
+                "Default: the overlap set. `segeval metrics` describes them.")
+
 # Typer options as reusable annotations: one definition, identical in every command.
 LabelsOpt = Annotated[str | None, typer.Option(
-    "--labels", help="Labels to score: 1,2,3 or liver=1,spleen=2. Default: every label > 0 present.")]
+    "--labels", metavar="LABELS", rich_help_panel=LABELS,
+    help="Labels to score: 1,2,3 or liver=1,spleen=2. Default: every label > 0 present.")]
 LabelNamesOpt = Annotated[Path | None, typer.Option(
-    "--label-names", help="JSON/CSV map label -> name, or an nnU-Net dataset.json.")]
+    "--label-names", metavar="FILE", rich_help_panel=LABELS,
+    help="JSON/CSV map label -> name, or an nnU-Net dataset.json.")]
 RegionOpt = Annotated[list[str] | None, typer.Option(
-    "--region", help="Score a union of labels as one class: NAME=1,2,3 (repeatable).")]
+    "--region", metavar="NAME=L1,L2", rich_help_panel=LABELS,
+    help="Score a union of labels as one class, e.g. WT=1,2,3. Repeatable.")]
 IgnoreOpt = Annotated[int | None, typer.Option(
-    "--ignore-label", help="GT voxels with this value are excluded from every count.")]
+    "--ignore-label", metavar="LABEL", rich_help_panel=LABELS,
+    help="GT voxels with this value are excluded from every count.")]
 BackgroundOpt = Annotated[bool, typer.Option(
-    "--include-background", help="Also score label 0.")]
+    "--include-background", rich_help_panel=LABELS, help="Also score label 0.")]
 MetricsOpt = Annotated[str | None, typer.Option(
-    "--metrics", help="Metrics, e.g. dice,iou,hd95,nsd ('all', 'surface'). Default: the overlap set.")]
-AlphaOpt = Annotated[float, typer.Option("--alpha", help="Tversky weight of false positives.")]
-BetaOpt = Annotated[float, typer.Option("--beta", help="Tversky weight of false negatives.")]
-SmoothOpt = Annotated[float, typer.Option("--smooth", help="Additive smoothing of Dice/IoU/Tversky.")]
+    "--metrics", metavar="M1,M2", rich_help_panel=METRICS_PANEL, help=METRICS_HELP)]
+AlphaOpt = Annotated[float, typer.Option(
+    "--alpha", metavar="A", rich_help_panel=METRICS_PANEL, help="Tversky weight of false positives.")]
+BetaOpt = Annotated[float, typer.Option(
+    "--beta", metavar="B", rich_help_panel=METRICS_PANEL, help="Tversky weight of false negatives.")]
+SmoothOpt = Annotated[float, typer.Option(
+    "--smooth", metavar="S", rich_help_panel=METRICS_PANEL, help="Additive smoothing of Dice, IoU and Tversky.")]
 EmptyOpt = Annotated[str, typer.Option(
-    "--empty", help="Score of a class absent from both volumes: nan (excluded from means), one, zero.")]
-ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="NSD tolerance in mm.")]
-PercentileOpt = Annotated[float, typer.Option("--percentile", help="Percentile of hd95 and hd95_pooled.")]
+    "--empty", metavar="[nan|one|zero]", rich_help_panel=METRICS_PANEL,
+    help="Score of a class absent from both volumes; nan is left out of means.")]
+ToleranceOpt = Annotated[float, typer.Option(
+    "--tolerance", metavar="MM", rich_help_panel=METRICS_PANEL, help="NSD tolerance in mm.")]
+PercentileOpt = Annotated[float, typer.Option(
+    "--percentile", metavar="P", rich_help_panel=METRICS_PANEL, help="Percentile of hd95 and hd95_pooled.")]
 SpacingOpt = Annotated[str | None, typer.Option(
-    "--spacing", help="Voxel spacing X,Y,Z in mm for .npy/.npz inputs, which carry none.")]
+    "--spacing", metavar="X,Y,Z", rich_help_panel=GEOMETRY,
+    help="Voxel spacing in mm: for .npy/.npz inputs, which carry none, or replacing a header's.")]
 InfOpt = Annotated[str | None, typer.Option(
-    "--inf-distance", help="Replace infinite distances (one mask empty): 'diagonal' or a value in mm.")]
+    "--inf-distance", metavar="[diagonal|MM]", rich_help_panel=METRICS_PANEL,
+    help="Replace infinite distances (one mask empty) by the volume's diagonal or a value in mm.")]
 ResampleOpt = Annotated[bool, typer.Option(
-    "--resample-pred", help="Resample the prediction onto the GT grid (nearest neighbour) instead of refusing.")]
+    "--resample-pred", rich_help_panel=GEOMETRY,
+    help="Resample the prediction onto the GT grid (nearest neighbour) instead of refusing.")]
 FormatOpt = Annotated[str | None, typer.Option(
-    "--format", "-f", help="table, csv, json, jsonl or md. Default: from -o's extension, else table.")]
+    "--format", "-f", metavar="[table|csv|json|jsonl|md]", rich_help_panel=OUTPUT,
+    help="Default: from -o's extension, else table.")]
 OutputOpt = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Write the report here (format from the extension); written whole or not at all.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, gpu (needs CuPy) or auto.")]
+    "--output", "-o", metavar="FILE", rich_help_panel=OUTPUT,
+    help="Write the report here (format from the extension), whole or not at all.")]
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", metavar="[cpu|gpu|auto]", rich_help_panel=RUN, help="Where to compute; gpu needs CuPy.")]
 FailUnderOpt = Annotated[list[str] | None, typer.Option(
-    "--fail-under", help="Inline gate METRIC[:LABEL]=VALUE (repeatable); exit 1 when not met.")]
+    "--fail-under", metavar="METRIC[:LABEL]=V", rich_help_panel=GATE,
+    help="Exit 1 when the mean is under V (an inline gate). Repeatable.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="Gate checks from segeval.toml or pyproject.toml [tool.segeval.gate].")]
+    "--config", metavar="FILE", rich_help_panel=GATE,
+    help="Gate checks from segeval.toml or pyproject.toml [tool.segeval.gate].")]
 OutsideOpt = Annotated[bool, typer.Option(
-    "--allow-outside-data-files",
-    help="Read the data files a .mhd/.nhdr header names even outside its folder (by default refused).")]
+    "--allow-outside-data-files", rich_help_panel=GEOMETRY,
+    help="Read the data files a .mhd/.nhdr header names even outside its folder.")]
 PredSuffixOpt = Annotated[str | None, typer.Option(
-    "--pred-suffix", help="Remove this from the end of prediction names before pairing, e.g. _seg "
+    "--pred-suffix", metavar="SUFFIX", rich_help_panel=CASES, help="Remove this from the end of prediction names before pairing, e.g. _seg "
     "(case_001_seg.nii.gz pairs with case_001.nii.gz).")]
 RecursiveOpt = Annotated[bool, typer.Option(
-    "--recursive", help="Also take the files in sub-folders of PRED_DIR and GT_DIR; case ids still come "
+    "--recursive", rich_help_panel=CASES, help="Also take the files in sub-folders of PRED_DIR and GT_DIR; case ids still come "
     "from file names.")]
 CaseRegexOpt = Annotated[str | None, typer.Option(
-    "--case-regex", help="Python regex searched in each file name; its group (or its group named case) is "
+    "--case-regex", metavar="REGEX", rich_help_panel=CASES, help="Python regex searched in each file name; its group (or its group named case) is "
     "the case id, e.g. 'pred_(\\d+)'. Files it does not match pair by name.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]

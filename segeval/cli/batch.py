@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from segeval._malloc import keep_freed_memory
-from segeval.cli._app import app
+from segeval.cli._app import command
 from segeval.cli._common import (
+    CASES,
+    GATE,
+    OUTPUT,
+    RUN,
     AlphaOpt,
     BackgroundOpt,
     BetaOpt,
@@ -56,8 +60,9 @@ if TYPE_CHECKING:  # pragma: no cover
 _LISTED = 10  # case ids named per line in the pairing report and failure list
 
 
-@app.command(
+@command(
     "batch",
+    short_help="Score every case of two folders in parallel.",
     epilog=(
         "Example: segeval batch predictions/ labelsTs/ -o results.csv --summary summary.md "
         "--nnunet-summary summary.json --jobs 8"
@@ -91,28 +96,31 @@ def batch_command(
     fail_under: FailUnderOpt = None,
     config: ConfigOpt = None,
     no_config: Annotated[bool, typer.Option(
-        "--no-config", help="Ignore a segeval.toml / pyproject.toml [tool.segeval.gate] in the working "
+        "--no-config", rich_help_panel=GATE, help="Ignore a segeval.toml / pyproject.toml [tool.segeval.gate] in the working "
         "directory (by default the metrics its bars name are scored too).")] = False,
-    jobs: Annotated[int | None, typer.Option(
-        "--jobs", "-j", help="Worker processes. Default: all cores; 1 scores in this process.")] = None,
+    jobs: Annotated[str | None, typer.Option(
+        "--jobs", "-j", metavar="N", rich_help_panel=RUN,
+        help="Worker processes: a number, auto or -1 for every core (the default); 1 scores in this process.")]
+    = None,
     pattern: Annotated[str | None, typer.Option(
-        "--pattern", help="Glob of the files that are cases, e.g. '*.nii.gz'. Default: every readable volume.")] = None,
+        "--pattern", metavar="GLOB", rich_help_panel=CASES, help="Glob of the files that are cases, e.g. '*.nii.gz'. Default: every readable volume.")] = None,
     pairs: Annotated[Path | None, typer.Option(
-        "--pairs", help="CSV with columns case,pred,gt (paths relative to it), instead of PRED_DIR GT_DIR.")] = None,
+        "--pairs", metavar="CSV", rich_help_panel=CASES, help="CSV with columns case,pred,gt (paths relative to it), instead of PRED_DIR GT_DIR.")] = None,
     pred_suffix: PredSuffixOpt = None,
     recursive: RecursiveOpt = False,
     case_regex: CaseRegexOpt = None,
     missing: Annotated[str, typer.Option(
-        "--missing", help="A GT case without prediction: error (a failed case), zero (scored as an empty "
-        "prediction) or skip (left out, listed).")] = "error",
+        "--missing", metavar="[error|zero|skip]", rich_help_panel=CASES,
+        help="A GT case without a prediction: a failed case, scored as an empty prediction, or left out.")]
+    = "error",
     summary: Annotated[Path | None, typer.Option(
-        "--summary", help="Write per-label statistics (mean, std, median, min, max, n, n_nan) to a "
+        "--summary", metavar="FILE", rich_help_panel=OUTPUT, help="Write per-label statistics (mean, std, median, min, max, n, n_nan) to a "
         ".csv, .json or .md file.")] = None,
     nnunet_summary: Annotated[Path | None, typer.Option(
-        "--nnunet-summary", help="Also write nnU-Net v2's summary.json layout (metric_per_case, mean, "
+        "--nnunet-summary", metavar="FILE", rich_help_panel=OUTPUT, help="Also write nnU-Net v2's summary.json layout (metric_per_case, mean, "
         "foreground_mean) to this file.")] = None,
     resume: Annotated[bool, typer.Option(
-        "--resume", help="With -o: keep the cases already scored there (by an interrupted or earlier run) "
+        "--resume", rich_help_panel=RUN, help="With -o: keep the cases already scored there (by an interrupted or earlier run) "
         "and score only the rest; failed cases are tried again.")] = False,
     debug: DebugOpt = False,
     quiet: QuietOpt = False,
@@ -138,8 +146,7 @@ def batch_command(
     out_fmt = output_format(fmt, output)
     if missing not in MISSING_POLICIES:
         raise OptionError(f"--missing: expected error, zero or skip; got {missing!r}")
-    if jobs is not None and jobs < 1:
-        raise OptionError(f"--jobs: must be at least 1 (got {jobs})")
+    n_jobs = _jobs(jobs)
     if no_config and config is not None:
         raise OptionError("--config and --no-config: give one of them")
     if resume and output is None:
@@ -174,7 +181,7 @@ def batch_command(
     keep_freed_memory()
     try:
         report = run_resumable(
-            pairing.tasks(missing), settings, output=output, fmt=out_fmt, resume=resume, jobs=jobs,
+            pairing.tasks(missing), settings, output=output, fmt=out_fmt, resume=resume, jobs=n_jobs,
             resample_pred=resample_pred, missing=missing, pairing=pairing.rule, device=backend,
             allow_outside_data_files=allow_outside_data_files,
             progress=_progress if not quiet and sys.stderr.isatty() else None,
@@ -218,6 +225,21 @@ def _render(report: Report, fmt: str) -> str:
     from segeval.report.writers import render
 
     return render(report, fmt)
+
+
+def _jobs(text: str | None) -> int | None:
+    """``--jobs``: a number of processes, or ``auto`` / ``-1`` for every core (None)."""
+    from segeval.errors import OptionError
+
+    if text is None or text.strip().lower() in ("auto", "-1"):
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise OptionError(f"--jobs: expected a number of processes, auto or -1; got {text!r}") from None
+    if n < 1:
+        raise OptionError(f"--jobs: must be at least 1, or auto / -1 for every core (got {n})")
+    return n
 
 
 def _say(text: str) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from segeval.cli._app import app
+from segeval.cli._app import command
 from segeval.cli._common import (
     CaseRegexOpt,
     DebugOpt,
@@ -35,7 +35,7 @@ _KINDS = {"no_prediction": "no prediction", "no_gt": "no GT", "unreadable": "unr
           "not_labels": "not a label map", "outside_label_map": "outside the label map", "geometry": "geometry"}
 
 
-@app.command("check", epilog="Example: segeval check predictions/ labelsTs/ --format json > check.json")
+@command("check", short_help="Check two folders before a long run.", epilog="Example: segeval check predictions/ labelsTs/ --format json > check.json")
 def check_command(
     pred_dir: Annotated[Path, typer.Argument(
         help="Folder of predicted label volumes.", metavar="PRED_DIR", show_default=False)],
@@ -48,7 +48,8 @@ def check_command(
     recursive: RecursiveOpt = False,
     case_regex: CaseRegexOpt = None,
     label_names: LabelNamesOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table (plain lines) or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|json]",
+                                     help="table: plain lines; json: everything.")] = "table",
     allow_outside_data_files: OutsideOpt = False,
     debug: DebugOpt = False,
     quiet: QuietOpt = False,

@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 
-from segeval.cli._app import app
+from segeval.cli._app import command
 from segeval.cli._common import DebugOpt, stdout_console, warn
 
 _CHECK = "METRIC[:LABEL]=V"
 
 
-@app.command(
+@command(
     "gate",
+    short_help="Judge a report: exit 1 when quality is under a bar.",
     epilog=(
         "Example: segeval gate results.json --min dice=0.85 --max hd95:liver=5 "
         "--baseline main/results.json --max-drop dice=0.01 --junit gate.xml"
@@ -23,38 +24,40 @@ _CHECK = "METRIC[:LABEL]=V"
 )
 def gate_command(
     report: Annotated[Path, typer.Argument(
-        help="Report written by score/batch -o: .json, .jsonl or .csv.", metavar="REPORT", show_default=False)],
+        help="Report written by score/batch -o (.json, .jsonl, .csv), or nnU-Net's summary.json.",
+        metavar="REPORT", show_default=False)],
     minimum: Annotated[list[str] | None, typer.Option(
-        "--min", metavar=_CHECK,
+        "--min", metavar=_CHECK, rich_help_panel="Checks",
         help="Bar: the statistic must be >= V. LABEL by number or name; none = macro. Repeatable.")] = None,
     maximum: Annotated[list[str] | None, typer.Option(
-        "--max", metavar=_CHECK, help="Bar: the statistic must be <= V, e.g. hd95:liver=5. Repeatable.")] = None,
+        "--max", metavar=_CHECK, rich_help_panel="Checks", help="Bar: the statistic must be <= V, e.g. hd95:liver=5. Repeatable.")] = None,
     stat: Annotated[str | None, typer.Option(
-        "--stat", metavar="STAT", help="Statistic over cases: mean, median, min, max or pNN (e.g. p5). "
+        "--stat", metavar="STAT", rich_help_panel="Checks", help="Statistic over cases: mean, median, min, max or pNN (e.g. p5). "
         "Default: mean.")] = None,
     per_case: Annotated[bool | None, typer.Option(
-        "--per-case/--no-per-case", help="Every case must meet --min/--max; failing cases are listed.")] = None,
+        "--per-case/--no-per-case", rich_help_panel="Checks", help="Every case must meet --min/--max; failing cases are listed.")] = None,
     baseline: Annotated[Path | None, typer.Option(
-        "--baseline", metavar="OLD_REPORT", help="Earlier report to compare with, case by case.")] = None,
+        "--baseline", metavar="OLD_REPORT", rich_help_panel="Baseline", help="Earlier report to compare with, case by case.")] = None,
     max_drop: Annotated[list[str] | None, typer.Option(
-        "--max-drop", metavar="METRIC[:LABEL]=D",
+        "--max-drop", metavar="METRIC[:LABEL]=D", rich_help_panel="Baseline",
         help="Fail when the mean paired change vs --baseline is a drop larger than D "
         "(an increase, for distances). Repeatable.")] = None,
     significant: Annotated[bool | None, typer.Option(
-        "--significant/--no-significant",
+        "--significant/--no-significant", rich_help_panel="Baseline",
         help="With --max-drop: fail only when the drop is also significant (Wilcoxon p < 0.05).")] = None,
     config: Annotated[Path | None, typer.Option(
-        "--config", metavar="FILE",
+        "--config", metavar="FILE", rich_help_panel="Checks",
         help="Checks from segeval.toml [gate] or pyproject.toml [tool.segeval.gate]. "
         "Default: either one in the working directory.")] = None,
     no_config: Annotated[bool, typer.Option(
-        "--no-config", help="Ignore segeval.toml / pyproject.toml in the working directory.")] = False,
+        "--no-config", rich_help_panel="Checks", help="Ignore segeval.toml / pyproject.toml in the working directory.")] = False,
     allow_partial: Annotated[bool, typer.Option(
-        "--allow-partial", help="Judge an incomplete report (a batch's journal, or one still being "
+        "--allow-partial", rich_help_panel="Checks", help="Judge an incomplete report (a batch's journal, or one still being "
         "written) instead of refusing it.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|json|md]", rich_help_panel="Output",
+                                     help="What stdout gets.")] = "table",
     junit: Annotated[Path | None, typer.Option(
-        "--junit", metavar="FILE", help="Also write JUnit XML, one test per check, for CI dashboards.")] = None,
+        "--junit", metavar="FILE", rich_help_panel="Output", help="Also write JUnit XML, one test per check, for CI dashboards.")] = None,
     debug: DebugOpt = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No table: one line per failing check, and errors on stderr.")] = False,

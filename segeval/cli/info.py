@@ -8,14 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from segeval.cli._app import app
+from segeval.cli._app import command
 from segeval.cli._common import DebugOpt, OutsideOpt, QuietOpt, SpacingOpt, stdout_console, warn
 
 
-@app.command("info", epilog="Example: segeval info gt/case_001.nii.gz pred/case_001.nii.gz --format json")
+@command("info", short_help="Header fields and label census of volumes.", epilog="Example: segeval info gt/case_001.nii.gz pred/case_001.nii.gz --format json")
 def info_command(
-    files: Annotated[list[Path], typer.Argument(help="Volumes to describe.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    files: Annotated[list[Path], typer.Argument(help="Volumes to describe.", metavar="FILE...",
+                                                show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|json]", help="Output format.")] = "table",
     spacing: SpacingOpt = None,
     allow_outside_data_files: OutsideOpt = False,
     debug: DebugOpt = False,

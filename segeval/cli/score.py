@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from segeval.cli._app import app
+from segeval.cli._app import command
 from segeval.cli._common import (
     AlphaOpt,
     BackgroundOpt,
@@ -38,13 +38,15 @@ from segeval.cli._common import (
 )
 
 
-@app.command(
+@command(
     "score",
+    short_help="Score one prediction against its ground truth, per label.",
     epilog="Example: segeval score pred/case_001.nii.gz gt/case_001.nii.gz --metrics dice,hd95 -o case_001.json",
 )
 def score_command(
-    pred: Annotated[Path, typer.Argument(help="Predicted label volume (.nii/.nii.gz/.nrrd/.mha/.npy/.npz).")],
-    gt: Annotated[Path, typer.Argument(help="Ground-truth label volume.")],
+    pred: Annotated[Path, typer.Argument(
+        help="Predicted label volume (.nii/.nii.gz/.nrrd/.mha/.npy/.npz).", metavar="PRED", show_default=False)],
+    gt: Annotated[Path, typer.Argument(help="Ground-truth label volume.", metavar="GT", show_default=False)],
     labels: LabelsOpt = None,
     label_names: LabelNamesOpt = None,
     region: RegionOpt = None,

@@ -11,6 +11,7 @@ references and an example; its tests are in ``tests/metrics/test_<module>.py``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,42 @@ OVERLAP_DEFAULT: tuple[str, ...] = tuple(s.name for s in _SPECS if s.kind == "ov
 _SELECTABLE = tuple(s.name for s in _SPECS if s.kind in ("overlap", "surface"))
 
 
+#: What the peer tools call segeval's metrics: (tool, their name), the name as one would
+#: type it in that tool (``segeval metrics`` prints them; the README's metric table says
+#: where conventions differ). "~" marks a name whose number differs by the tool's
+#: convention (DeepMind's surface-area weighting, a pooled percentile).
+PEER_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "dice": (("MedPy", "dc"), ("MONAI", "DiceMetric"), ("seg-metrics", "dice"), ("nnU-Net", "Dice"),
+             ("Metrics Reloaded", "dsc"), ("DeepMind", "compute_dice_coefficient")),
+    "iou": (("MedPy", "jc"), ("MONAI", "MeanIoU"), ("seg-metrics", "jaccard"), ("nnU-Net", "IoU"),
+            ("Metrics Reloaded", "iou")),
+    "tversky": (("MONAI", "1 - TverskyLoss"),),
+    "precision": (("MedPy", "precision"), ("MONAI", 'ConfusionMatrixMetric("precision")'),
+                  ("seg-metrics", "precision"), ("Metrics Reloaded", "positive_predictive_values")),
+    "recall": (("MedPy", "recall"), ("MONAI", 'ConfusionMatrixMetric("sensitivity")'), ("seg-metrics", "recall"),
+               ("Metrics Reloaded", "sensitivity")),
+    "specificity": (("MedPy", "specificity"), ("MONAI", 'ConfusionMatrixMetric("specificity")'),
+                    ("Metrics Reloaded", "specificity")),
+    "volume_similarity": (("seg-metrics", "~vs"), ("SimpleITK", "~GetVolumeSimilarity")),
+    "hd": (("MedPy", "hd"), ("MONAI", "HausdorffDistanceMetric"), ("Metrics Reloaded", "hd"),
+           ("seg-metrics", "~hd"), ("DeepMind", "~compute_robust_hausdorff(d, 100)")),
+    "hd95": (("MONAI", "HausdorffDistanceMetric(percentile=95)"), ("Metrics Reloaded", "hd_perc"),
+             ("DeepMind", "~compute_robust_hausdorff(d, 95)")),
+    "hd95_pooled": (("MedPy", "hd95"), ("seg-metrics", "~hd95")),
+    "assd": (("MedPy", "assd"), ("MONAI", "SurfaceDistanceMetric(symmetric=True)"), ("Metrics Reloaded", "assd"),
+             ("seg-metrics", "~msd")),
+    "masd": (("Metrics Reloaded", "masd"), ("DeepMind", "~compute_average_surface_distance")),
+    "nsd": (("MONAI", "SurfaceDiceMetric"), ("Metrics Reloaded", "nsd"),
+            ("DeepMind", "~compute_surface_dice_at_tolerance")),
+    "generalized_dice": (("MONAI", "~GeneralizedDiceScore"),),
+}
+
+#: Other names users type for a metric, for "did you mean".
+_ALIASES = {"dsc": "dice", "dc": "dice", "f1": "dice", "jaccard": "iou", "jc": "iou", "sensitivity": "recall",
+            "tpr": "recall", "ppv": "precision", "hausdorff": "hd", "hd_perc": "hd95", "asd": "assd",
+            "msd": "assd", "surface_dice": "nsd", "vs": "volume_similarity"}
+
+
 def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
     """Resolve a ``--metrics`` value to the metric names to compute, in registry order.
 
@@ -143,8 +180,11 @@ def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
         elif item in METRICS:
             always.append(item)
         else:
+            close = difflib.get_close_matches(_ALIASES.get(item, item), [*_SELECTABLE, "all", "surface"], n=1,
+                                              cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownMetricError(
-                f"--metrics: unknown metric {item!r}; known: {', '.join(_SELECTABLE)}, all, surface"
+                f"--metrics: unknown metric {item!r}{hint} Known: {', '.join(_SELECTABLE)}, all, surface"
             )
     if not chosen and always:
         raise UnknownMetricError(

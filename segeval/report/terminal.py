@@ -111,7 +111,7 @@ def info_header(desc: dict[str, Any]) -> Text:
     header = (
         f"{desc.get('path')}\n  shape {tuple(desc.get('shape', ()))}  dtype {desc.get('dtype')}  "
         f"spacing {tuple(round(float(s), 4) for s in desc.get('spacing_mm', ()))} mm  "
-        f"orientation {''.join(desc.get('axcodes') or ()) or '?'}  "
+        f"orientation {''.join(c or '?' for c in desc.get('axcodes') or ()) or '?'}  "
         f"origin {tuple(round(float(o), 2) for o in desc.get('origin') or ())}"
     )
     return Text(header, style="bold")

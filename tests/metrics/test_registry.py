@@ -82,7 +82,9 @@ def test_parse_metrics(names: object, expected: tuple) -> None:
 @pytest.mark.parametrize(
     "names, match",
     [
-        pytest.param("dice,hausdorf", "unknown metric 'hausdorf'; known: dice", id="typo"),
+        pytest.param("dice,hausdorf", "unknown metric 'hausdorf'.* Known: dice", id="typo"),
+        pytest.param("jaccard", "unknown metric 'jaccard'; did you mean 'iou'", id="alias"),
+        pytest.param("dcie", "unknown metric 'dcie'; did you mean 'dice'", id="did-you-mean"),
         pytest.param("", "no metric given", id="empty"),
         pytest.param(",", "no metric given", id="only-commas"),
         pytest.param("tp", r"^--metrics: tp is in every report already .*name a metric too, e\.g\. dice$",
