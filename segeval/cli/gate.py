@@ -10,6 +10,7 @@ import typer
 
 from segeval.cli._app import command
 from segeval.cli._common import DebugOpt, stdout_console, warn
+from segeval.cli._feedback import wrote
 
 _CHECK = "METRIC[:LABEL]=V"
 
@@ -101,6 +102,8 @@ def gate_command(
 
     if junit is not None:
         _write_junit(junit, junit_xml(result))
+        n = len(result.checks)
+        wrote(junit, f"{n} check{'s' if n != 1 else ''}", quiet=quiet)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -249,3 +249,49 @@ def test_the_exit_codes_are_documented() -> None:
     readme = (root / "README.md").read_text()
     for text in ("4", "internal error", "128"):
         assert text in readme.split("Exit codes")[1][:1500], text
+
+
+# --------------------------------------------------------------------------- feedback for logs
+
+
+def test_a_log_gets_a_progress_line_every_tenth_and_at_the_end() -> None:
+    from segeval.cli._feedback import log_progress
+    from segeval.records import CaseResult
+
+    lines: list[str] = []
+    now = [0.0]
+    with log_progress(50, write=lines.append, clock=lambda: now[0]) as advance:
+        for i in range(50):
+            now[0] += 2.0
+            advance(CaseResult(case=f"c{i}", error="boom" if i in (3, 4, 5) else None))
+    assert len(lines) == 10
+    assert lines[0] == "segeval: scored 5/50 (10%), 2 failed, 1m30s left"
+    assert lines[-1] == "segeval: scored 50/50 (100%), 3 failed in 1m40s"
+
+
+def test_a_slow_run_gets_a_line_every_30_s() -> None:
+    from segeval.cli._feedback import log_progress
+    from segeval.records import CaseResult
+
+    lines: list[str] = []
+    now = [0.0]
+    with log_progress(1000, write=lines.append, clock=lambda: now[0]) as advance:
+        for i in range(3):
+            now[0] += 31.0
+            advance(CaseResult(case=f"c{i}"))
+    assert lines == ["segeval: scored 1/1000 (0%), 8h36m left", "segeval: scored 2/1000 (0%), 8h35m left",
+                     "segeval: scored 3/1000 (0%), 8h35m left"]
+
+
+def test_each_written_file_gets_a_line_and_no_output_is_said(cases: Path) -> None:
+    r = run("batch", "pred", "gt", "-o", "out.csv", "--summary", "summary.md", "-j", "1")
+    assert r.exit_code == 0, r.output
+    assert "segeval: wrote out.csv (12 cases)" in r.stderr and "segeval: wrote summary.md (summary of 12 cases)" \
+        in r.stderr
+    assert "segeval: scored 12/12 (100%)" in r.stderr  # not a terminal: plain progress lines
+    r = run("batch", "pred", "gt", "-j", "1")
+    assert "per-case results were not saved (no -o)" in r.stderr
+    pred, gt = _pair(cases)
+    r = run("score", pred, gt, "-o", "one.json")
+    assert r.stderr.endswith("segeval: wrote one.json (1 case)\n")
+    assert "wrote" not in run("score", pred, gt, "-o", "two.json", "-q").stderr

@@ -22,7 +22,8 @@ def run(*args: Any) -> Any:
 
 
 def lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
+    """stderr's lines, less the progress lines a log gets (``segeval: scored 1/2 (50%) ...``)."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("segeval: scored ")]
 
 
 def folders(root: Path, preds: tuple[str, ...], gts: tuple[str, ...] = ("case_000.nii.gz", "case_001.nii.gz"),
