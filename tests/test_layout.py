@@ -34,17 +34,20 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # one case, and statistics over cases
     ("segeval.summary", "segeval.scoring", "segeval.info"),
     # reading and writing reports; running batches
-    ("segeval.report.numbers", "segeval.report.reading", "segeval.report.writers", "segeval.report.nnunet",
-     "segeval.report.terminal", "segeval.report", "segeval.batching.pairing", "segeval.batching.pool",
+    ("segeval.report.numbers", "segeval.report.fitting", "segeval.report.overview", "segeval.report.reading",
+     "segeval.report.writers", "segeval.report.nnunet",
+     "segeval.report.terminal", "segeval.report._plots", "segeval.report",
+     "segeval.batching.pairing", "segeval.batching.pool",
      "segeval.batching.journal", "segeval.batching.run", "segeval.batching.folders", "segeval.batching",
      "segeval.check"),
     # judging reports, and rendering the judgement
     ("segeval.gate.checks", "segeval.gate.stats", "segeval.gate.config", "segeval.gate.values", "segeval.gate.judge",
      "segeval.gate"),
-    ("segeval.report.gate_render",),
+    # rendering judgements and the HTML page (its paired change is gate.stats' bootstrap)
+    ("segeval.report.gate_render", "segeval.report.html"),
     # the command line, and the public API at the top
-    ("segeval.cli._app", "segeval.cli._common", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",
-     "segeval.cli.batch", "segeval.cli.check", "segeval.cli.metrics", "segeval.cli"),
+    ("segeval.cli._app", "segeval.cli._common", "segeval.cli._feedback", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",
+     "segeval.cli.batch", "segeval.cli.check", "segeval.cli.metrics", "segeval.cli.report", "segeval.cli"),
     ("segeval", "segeval.__main__"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -72,8 +72,8 @@ ResampleOpt = Annotated[bool, typer.Option(
     "--resample-pred", rich_help_panel=GEOMETRY,
     help="Resample the prediction onto the GT grid (nearest neighbour) instead of refusing.")]
 FormatOpt = Annotated[str | None, typer.Option(
-    "--format", "-f", metavar="[table|csv|json|jsonl|md]", rich_help_panel=OUTPUT,
-    help="Default: from -o's extension, else table.")]
+    "--format", "-f", metavar="[table|csv|json|jsonl|md|tsv]", rich_help_panel=OUTPUT,
+    help="Default: from -o's extension, else table. tsv: tab-separated, one row per label (per case and label for batch).")]
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", metavar="FILE", rich_help_panel=OUTPUT,
     help="Write the report here (format from the extension), whole or not at all.")]
@@ -100,7 +100,7 @@ CaseRegexOpt = Annotated[str | None, typer.Option(
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]
 
-FORMATS = ("table", "csv", "json", "jsonl", "md")
+FORMATS = ("table", "csv", "json", "jsonl", "md", "tsv")
 
 
 def settings_from_options(
@@ -148,8 +148,17 @@ def output_format(fmt: str | None, output: Path | None) -> str:
     return format_of_output(output)
 
 
+#: The width of stdout when it is a file or a pipe: wide enough for any table, which is laid out
+#: at its content's width (never wrapped nor cropped to a guessed 80 columns).
+PIPE_WIDTH = 100_000
+
+
 def stdout_console() -> Any:
     """A rich Console on stdout; colour follows the terminal and NO_COLOR.
+
+    When stdout is not a terminal (a file, a pipe), the console is
+    :data:`PIPE_WIDTH` wide, so that tables come out whole, as wide as their
+    content; :func:`table_width` then gives None, which the table builders read as "no limit".
 
     When the reader of stdout goes away (``segeval score ... | head``), rich
     exits 1 by itself, which means "a gate failed"; this console raises
@@ -162,7 +171,15 @@ def stdout_console() -> Any:
             self.quiet = True
             raise BrokenPipeError(32, "Broken pipe")
 
-    return _Console(file=sys.stdout, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False)
+    console = _Console(file=sys.stdout, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    return console
+
+
+def table_width(console: Any) -> int | None:
+    """The width tables must fit: the terminal's, or None when stdout is not a terminal."""
+    return int(console.width) if console.is_terminal else None
 
 
 def stderr_console() -> Any:

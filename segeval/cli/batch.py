@@ -48,8 +48,10 @@ from segeval.cli._common import (
     settings_from_options,
     stderr_console,
     stdout_console,
+    table_width,
     warn,
 )
+from segeval.cli._feedback import cases, log_progress, wrote
 from segeval.cli.score import gate_checks, judge_inline
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,11 +116,25 @@ def batch_command(
         help="A GT case without a prediction: a failed case, scored as an empty prediction, or left out.")]
     = "error",
     summary: Annotated[Path | None, typer.Option(
-        "--summary", metavar="FILE", rich_help_panel=OUTPUT, help="Write per-label statistics (mean, std, median, min, max, n, n_nan) to a "
-        ".csv, .json or .md file.")] = None,
+        "--summary", metavar="FILE", rich_help_panel=OUTPUT, help="Write per-label statistics (mean, std, median, min, max, n, n_nan), "
+        "macro and micro rows and the worst cases to a .csv, .json or .md file.")] = None,
     nnunet_summary: Annotated[Path | None, typer.Option(
         "--nnunet-summary", metavar="FILE", rich_help_panel=OUTPUT, help="Also write nnU-Net v2's summary.json layout (metric_per_case, mean, "
         "foreground_mean) to this file.")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", metavar="FILE", rich_help_panel=OUTPUT,
+        help="Also write the offline HTML report of the run (as segeval report makes: plots, heat map, the --worst "
+        "cases with overlays); needs segeval[report].")] = None,
+    worst: Annotated[int, typer.Option(
+        "--worst", metavar="N", rich_help_panel=OUTPUT, min=0,
+        help="Cases in the worst-cases block of the summary and of --summary files (0: none).")] = 5,
+    by: Annotated[str | None, typer.Option(
+        "--by", metavar="METRIC[:LABEL]", rich_help_panel=OUTPUT,
+        help="What ranks the worst cases: a metric's macro value, or its value for one label (by number or name). "
+        "Default: dice.")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", rich_help_panel=OUTPUT,
+        help="Also the median, min and n of each metric in the summary table.")] = False,
     resume: Annotated[bool, typer.Option(
         "--resume", rich_help_panel=RUN, help="With -o: keep the cases already scored there (by an interrupted or earlier run) "
         "and score only the rest; failed cases are tried again.")] = False,
@@ -132,7 +148,7 @@ def batch_command(
     folder per case is recognised when nothing pairs otherwise, and
     --pred-suffix, --case-regex and --recursive say how names differ. Results stream to -o as cases finish, so an interrupted run
     keeps them and --resume scores only the rest. Prints the per-label summary
-    and the five worst cases by macro Dice. Exit 0; 1 when a --fail-under bar is
+    (mean ± std per metric, macro and micro rows) and the worst cases (--worst, --by). Exit 0; 1 when a --fail-under bar is
     not met; 2 on bad input; 3 when some cases failed (they are in the report,
     with their error).
     """
@@ -153,9 +169,15 @@ def batch_command(
         raise OptionError("--resume needs -o FILE: the output of the run to continue")
     summary_fmt = _summary_format(summary)
     # Fail before scoring, not after an hour of it, when an output cannot be written.
-    for path, option in ((output, "-o"), (summary, "--summary"), (nnunet_summary, "--nnunet-summary")):
+    for path, option in ((output, "-o"), (summary, "--summary"), (nnunet_summary, "--nnunet-summary"),
+                         (html, "--html")):
         if path is not None:
             check_writable(path, option)
+    if html is not None:  # a missing extra fails now, not after the run
+        from segeval.report._plots import require
+
+        require("jinja2")
+        require("matplotlib")
 
     pairing, dataset_json = pair_folders(pred_dir, gt_dir, pairs=pairs, pattern=pattern, pred_suffix=pred_suffix,
                                          recursive=recursive, case_regex=case_regex)
@@ -170,6 +192,10 @@ def batch_command(
         inf_distance=inf_distance, dataset_json=dataset_json,
     )
     checks = gate_checks(fail_under, config)
+    if by is not None:  # a typo in --by fails now, not after the run
+        from segeval.report.overview import parse_by
+
+        parse_by(by, list(settings.to_dict()["metrics"]))
     backend = get_backend(device)
     if not quiet:
         _report_pairing(pairing, missing, dataset_json, settings)
@@ -184,7 +210,7 @@ def batch_command(
             pairing.tasks(missing), settings, output=output, fmt=out_fmt, resume=resume, jobs=n_jobs,
             resample_pred=resample_pred, missing=missing, pairing=pairing.rule, device=backend,
             allow_outside_data_files=allow_outside_data_files,
-            progress=_progress if not quiet and sys.stderr.isatty() else None,
+            progress=None if quiet else (_progress if sys.stderr.isatty() else log_progress),
             warn=lambda text: warn(text, quiet=quiet),
             say=None if quiet else _say,
         )
@@ -198,17 +224,26 @@ def batch_command(
         console = stdout_console()
         from segeval.report.terminal import summary_tables
 
-        for renderable in summary_tables(report, explicit_metrics=metrics is not None):
+        for renderable in summary_tables(report, explicit_metrics=metrics is not None, width=table_width(console),
+                                         verbose=verbose, worst=worst, by=by):
             console.print(renderable)
     if summary is not None:
         from segeval.report.writers import render_summary, write_atomic
 
-        write_atomic(summary, render_summary(report, summary_fmt), option="--summary")
+        write_atomic(summary, render_summary(report, summary_fmt, worst=worst, by=by), option="--summary")
     if nnunet_summary is not None:
         from segeval.report.nnunet import report_nnunet_summary, to_nnunet_json
         from segeval.report.writers import write_atomic
 
         write_atomic(nnunet_summary, to_nnunet_json(report_nnunet_summary(report)), option="--nnunet-summary")
+    if html is not None:
+        from segeval.report.html import write_html_report
+
+        metric = by.partition(":")[0] if by else "dice"
+        if metric not in report.metrics:
+            metric = report.metrics[0]
+        write_html_report(html, {"batch": report}, metric=metric, worst=worst, option="--html")
+    _say_written(report, output, summary, nnunet_summary, html, quiet=quiet, printed=out_fmt != "table")
     _report_problems(report, quiet)
     from segeval.scoring import label_set_warnings
 
@@ -240,6 +275,24 @@ def _jobs(text: str | None) -> int | None:
     if n < 1:
         raise OptionError(f"--jobs: must be at least 1, or auto / -1 for every core (got {n})")
     return n
+
+
+def _say_written(report: Any, output: Path | None, summary: Path | None, nnunet_summary: Path | None,
+                 html: Path | None, *, quiet: bool, printed: bool) -> None:
+    """A line per file written, and a word when the per-case results were not kept at all (a table on
+    stdout and no -o)."""
+    n = len(report.cases)
+    if output is not None:
+        wrote(output, cases(n), quiet=quiet)
+    elif not quiet and not printed:
+        _say("per-case results were not saved (no -o); add -o results.json to keep them")
+    if summary is not None:
+        wrote(summary, f"summary of {cases(n)}", quiet=quiet)
+    if nnunet_summary is not None:
+        wrote(nnunet_summary, f"nnU-Net summary.json of {cases(sum(c.error is None for c in report.cases))}",
+              quiet=quiet)
+    if html is not None:
+        wrote(html, f"HTML report of {cases(n)}", quiet=quiet)
 
 
 def _say(text: str) -> None:

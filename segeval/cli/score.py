@@ -34,8 +34,10 @@ from segeval.cli._common import (
     ToleranceOpt,
     output_format,
     stdout_console,
+    table_width,
     warn,
 )
+from segeval.cli._feedback import cases, wrote
 
 
 @command(
@@ -73,7 +75,7 @@ def score_command(
 ) -> int:
     """Score one prediction against its ground truth, per label.
 
-    Prints a table (or CSV/JSON/Markdown) with Dice, IoU, Tversky, precision,
+    Prints a table (or CSV/JSON/Markdown/TSV) with Dice, IoU, Tversky, precision,
     recall, ... for every label; distance metrics with --metrics. Exit 0, 1 when
     a --fail-under bar is not met, 2 on bad input.
     """
@@ -98,12 +100,14 @@ def score_command(
         warn(line, quiet=quiet)
     if output is not None:
         write_atomic(output, render(report, out_fmt))
+        wrote(output, cases(len(report.cases)), quiet=quiet)
     if out_fmt == "table" or output is not None:
         if not quiet:
             from segeval.report.terminal import report_tables
 
             console = stdout_console()
-            for renderable in report_tables(report, explicit_metrics=metrics is not None):
+            for renderable in report_tables(report, explicit_metrics=metrics is not None,
+                                            width=table_width(console)):
                 console.print(renderable)
     else:
         typer.echo(render(report, out_fmt), nl=False)

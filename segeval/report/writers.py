@@ -1,4 +1,4 @@
-"""CSV, JSON, JSON Lines and Markdown renderings of a report, and atomic file writes.
+"""CSV, TSV, JSON, JSON Lines and Markdown renderings of a report, and atomic file writes.
 
 CSV is tidy (one row per case and label; NaN as an empty cell, infinity as
 ``inf``); JSON is strict RFC 8259 (NaN -> null, inf -> "inf"). JSON Lines
@@ -91,26 +91,96 @@ def to_markdown(report: Report) -> str:
         rows.append(["**macro**", "", *[f"**{fmt_number(macro(case.labels, m))}**" for m in metrics], "", ""])
         out.append(_md_table(["label", "name", *metrics, "vol_gt_ml", "vol_pred_ml"], rows))
     if len(report.cases) > 1:
-        out.append(summary_markdown(report.summary(), metrics))
+        out.append(summary_markdown(report.summary(), metrics, report))
     return "\n".join(out)
 
 
-def summary_markdown(summary: dict[str, Any], metrics: Sequence[str]) -> str:
-    """The per-label summary (mean ± std, median, min, max, n, n_nan) as Markdown."""
+def to_tsv(report: Report) -> str:
+    """Tab-separated, for ``cut`` and ``awk``: one row per label (per case and label when several cases).
+
+    Columns ``[case,]label,name,<metrics>,tp,fp,fn,tn,vol_pred_ml,vol_gt_ml[,error]``: the case and
+    error columns only for a batch. Numbers as in CSV; tabs and newlines in names become spaces.
+    """
+    cols = report.columns()
+    batch = len(report.cases) != 1 or report.cases[0].error is not None
+
+    def clean(text: str) -> str:
+        return " ".join(str(text).replace("\t", " ").splitlines())
+
+    lines = ["\t".join([*(["case"] if batch else []), "label", "name", *cols, *(["error"] if batch else [])])]
+    for case in report.cases:
+        if case.error is not None:
+            lines.append("\t".join([clean(case.case), "", "", *[""] * len(cols), clean(case.error)]))
+            continue
+        for r in case.labels:
+            row = [str(r["label"]), clean(r.get("name") or ""), *[fmt_number(r.get(c), digits=None) for c in cols]]
+            lines.append("\t".join([clean(case.case), *row, ""] if batch else row))
+    return "\n".join(lines) + "\n"
+
+
+def _stat_text(s: dict[str, Any], decimals: int = 4) -> str:
+    """``mean ± std`` of one summary cell; a distance's finite mean with ``(k inf)``."""
+    text = fmt_number(s["mean"], decimals)
+    if text and fmt_number(s.get("std"), decimals):
+        text += f" ± {fmt_number(s['std'], decimals)}"
+    if s.get("n_inf"):
+        text += f" ({s['n_inf']} inf)"
+    return text
+
+
+def summary_rows(report: Report, summary: dict[str, Any], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """Per label and metric, the summary's statistics; a distance's ``mean``/``std`` over its finite values
+    with ``n_inf`` (0 for scores) beside them."""
+    from segeval.metrics.registry import METRICS
+    from segeval.report.overview import distance_stats, label_values
+
+    values = label_values(report)
     rows = []
-    for e in summary["per_label"]:
+    for entry in summary["per_label"]:
+        row: dict[str, Any] = {"label": entry["label"], "name": entry.get("name")}
+        for m in metrics:
+            s = {**entry[m], "n_inf": 0}
+            if m in METRICS and METRICS[m].unit == "mm":
+                d = distance_stats(values.get(entry["label"], {}).get(m, []))
+                s.update(mean_finite=d["mean"], std_finite=d["std"], n_inf=d["n_inf"])
+            row[m] = s
+        rows.append(row)
+    return rows
+
+
+def summary_markdown(summary: dict[str, Any], metrics: Sequence[str], report: Report | None = None) -> str:
+    """The batch summary as Markdown: one row per label, per metric ``mean ± std``, median, min and n;
+    then macro and micro rows. With ``report``, a distance's mean is over its finite values, ``(k inf)`` beside it."""
+    per_label = summary_rows(report, summary, metrics) if report is not None else summary["per_label"]
+    head = ["label", "name"]
+    for m in metrics:
+        head += [f"{m} mean ± std", f"{m} median", f"{m} min", f"{m} n"]
+    rows = []
+    for e in per_label:
+        row = [str(e["label"]), e.get("name") or ""]
         for m in metrics:
             s = e[m]
-            rows.append([str(e["label"]), e.get("name") or "", m, fmt_number(s["mean"]), fmt_number(s["std"]),
-                         fmt_number(s["median"]), fmt_number(s["min"]), fmt_number(s["max"]),
-                         str(s["n"]), str(s["n_nan"])])
-    return "### summary\n\n" + _md_table(
-        ["label", "name", "metric", "mean", "std", "median", "min", "max", "n", "n_nan"], rows
-    )
+            shown = {**s, "mean": s.get("mean_finite", s["mean"]), "std": s.get("std_finite", s["std"])}
+            row += [_stat_text(shown), fmt_number(s["median"]), fmt_number(s["min"]), str(s["n"])]
+        rows.append(row)
+    for kind in ("macro", "micro"):
+        row = [f"**{kind}**", ""]
+        for m in metrics:
+            value = _macro_of(per_label, m) if kind == "macro" else summary["micro"].get(m)
+            n_inf = sum(e[m].get("n_inf", 0) for e in per_label) if kind == "macro" else 0
+            text = f"**{fmt_number(value)}**" if fmt_number(value) else ""
+            row += [text + (f" ({n_inf} inf)" if n_inf else ""), "", "", ""]
+        rows.append(row)
+    return "### summary\n\n" + _md_table(head, rows)
+
+
+def _macro_of(per_label: Sequence[dict[str, Any]], metric: str) -> float:
+    """The macro of the per-label means (a distance's finite means where known)."""
+    return macro(({metric: e[metric].get("mean_finite", e[metric]["mean"])} for e in per_label), metric)
 
 
 def render(report: Report, fmt: str) -> str:
-    """The report as text in ``fmt`` (csv, json, jsonl or md)."""
+    """The report as text in ``fmt`` (csv, json, jsonl, md or tsv)."""
     if fmt == "csv":
         return to_csv(report)
     if fmt == "json":
@@ -119,6 +189,8 @@ def render(report: Report, fmt: str) -> str:
         return to_jsonl(report)
     if fmt == "md":
         return to_markdown(report)
+    if fmt == "tsv":
+        return to_tsv(report)
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -127,29 +199,60 @@ _SUMMARY_COLUMNS = ("label", "name", "metric", "mean", "std", "median", "min", "
 SUMMARY_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md"}
 
 
-def render_summary(report: Report, fmt: str) -> str:
-    """The per-label statistics of a batch (``--summary``) as ``csv``, ``json`` or ``md``.
+def render_summary(report: Report, fmt: str, *, worst: int = 5, by: str | None = None) -> str:
+    """The batch summary (``--summary``) as ``csv``, ``json`` or ``md``.
 
     CSV: one row per (label, metric) with mean, std, median, min, max, n,
-    n_nan, then a ``generalized_dice`` row (label empty) over cases. JSON: the
-    report's ``summary`` block with the version and settings. Markdown: the
-    per-label table plus the generalized Dice line.
+    n_nan (the exact values: a distance's mean is inf when a case's is); then
+    ``macro`` and ``micro`` rows (label ``macro``/``micro``, the value in mean),
+    a ``failed_as_zero`` row when cases failed (the macro Dice with them as 0),
+    one ``worst`` row per worst case (name: the case id; metric: ``--by``;
+    mean: its value), and last a ``generalized_dice`` row (label empty) over cases.
+    JSON: the report's ``summary`` block with the version, the settings and
+    ``worst_cases``. Markdown: the per-label table (:func:`summary_markdown`),
+    the generalized Dice line, the failed cases and the worst cases.
+
+    Parameters
+    ----------
+    report : Report
+        The batch's report.
+    fmt : {"csv", "json", "md"}
+        The file's format.
+    worst : int
+        Worst cases listed (0: none).
+    by : str or None
+        ``METRIC[:LABEL]`` they are ranked by; default the macro Dice.
     """
+    from segeval.report.overview import dice_with_failed_as_zero, parse_by, worst_by
+
     summary = report.summary()
     metrics = report.metrics
     gd = summary["generalized_dice"]
+    spec = parse_by(by, metrics)
+    ranked = worst_by(report, spec, worst) if worst > 0 else []
+    by_text = spec.metric + (f":{spec.label}" if spec.label else "")
+    failed_zero = dice_with_failed_as_zero(report, summary)
     if fmt == "json":
+        worst_list = [{"case": c.case, "by": by_text, "value": v} for c, v, _ in ranked]
         return json.dumps(
-            jsonable({"segeval_version": __version__, "settings": report.settings, "summary": summary}),
+            jsonable({"segeval_version": __version__, "settings": report.settings, "summary": summary,
+                      "worst_cases": worst_list, "dice_with_failed_as_zero": failed_zero}),
             indent=2, allow_nan=False,
         ) + "\n"
     if fmt == "md":
         stats = ", ".join(f"{k} {fmt_number(gd[k])}" for k in ("mean", "std", "median", "min", "max"))
-        return (
-            summary_markdown(summary, metrics)
+        text = (
+            summary_markdown(summary, metrics, report)
             + f"\nGeneralized Dice per case: {stats} (n {gd['n']}, n_nan {gd['n_nan']}); "
             + f"{summary['n_cases']} cases, {summary['n_failed']} failed.\n"
         )
+        if failed_zero is not None:
+            text += (f"\nWith the {summary['n_failed']} failed cases counted as 0 for every label, the mean Dice "
+                     f"would be {fmt_number(failed_zero)}.\n")
+        if ranked:
+            text += f"\n### worst cases by {spec.title()}\n\n" + _md_table(
+                ["case", by_text], [[c.case, fmt_number(v)] for c, v, _ in ranked])
+        return text
     if fmt != "csv":
         raise ValueError(f"unknown summary format {fmt!r}")
     buf = io.StringIO()
@@ -161,6 +264,15 @@ def render_summary(report: Report, fmt: str) -> str:
             s = entry[m]
             writer.writerow([entry["label"], entry.get("name") or "", m,
                              *[fmt_number(s[k], digits=None) for k in stat_keys]])
+    blank = [""] * (len(stat_keys) - 1)
+    for kind in ("macro", "micro"):
+        for m in metrics:
+            if m in summary[kind]:
+                writer.writerow([kind, "", m, fmt_number(summary[kind][m], digits=None), *blank])
+    if failed_zero is not None:
+        writer.writerow(["failed_as_zero", "", "dice", fmt_number(failed_zero, digits=None), *blank])
+    for c, v, _ in ranked:
+        writer.writerow(["worst", c.case, by_text, fmt_number(v, digits=None), *blank])
     writer.writerow(["", "", "generalized_dice", *[fmt_number(gd[k], digits=None) for k in stat_keys]])
     return buf.getvalue()
 

@@ -7,6 +7,7 @@ intended one with ``pytest --update-golden``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,44 @@ def test_golden_gate_outputs(batch_run: Path, update_golden: bool) -> None:
     _golden("gate.md", _gate("results.json", *GATE_CHECKS, "--format", "md"), update_golden)
     drop = ("--baseline", "baseline.json", "--max-drop", "dice=0.01", "--max-drop", "hd95:liver=0.5")
     _golden("gate_baseline_table.txt", _gate("results.json", *drop, code=0), update_golden)
+
+
+# What a terminal of each width shows (rich reads TTY_COMPATIBLE=1 as a terminal), and what a pipe gets.
+_WIDTHS = {"60": {"TTY_COMPATIBLE": "1", "COLUMNS": "60"}, "80": {"TTY_COMPATIBLE": "1", "COLUMNS": "80"},
+           "200": {"TTY_COMPATIBLE": "1", "COLUMNS": "200"}, "piped": {"COLUMNS": "80"}}
+
+
+def _at(width: str, *args: str) -> str:
+    env = {"NO_COLOR": "1", "TERM": "xterm", "TTY_COMPATIBLE": "0", **_WIDTHS[width]}
+    result = CliRunner(env=env).invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # a terminal's bold and italic, which NO_COLOR keeps
+
+
+@pytest.mark.parametrize("width", list(_WIDTHS))
+def test_golden_score_all_metrics_at_each_width(batch_run: Path, width: str, update_golden: bool) -> None:
+    out = _at(width, "score", "p/case_b.nii.gz", "g/case_b.nii.gz", "--label-names", "g/dataset.json",
+              "--metrics", "all", "--tolerance", "2")
+    if width != "piped":
+        assert max(len(line) for line in out.splitlines()) <= int(width)
+    else:  # whole, past COLUMNS=80, with every column
+        assert max(len(line) for line in out.splitlines()) > 80 and "NSD@2mm" in out and "Pred ml" in out
+    _golden(f"score_all_{width}.txt", out, update_golden)
+
+
+@pytest.mark.parametrize("width", list(_WIDTHS))
+def test_golden_batch_summary_at_each_width(batch_run: Path, width: str, update_golden: bool) -> None:
+    out = _at(width, "batch", "p", "g", "--jobs", "1", "--metrics", "all")
+    if width != "piped":
+        assert max(len(line) for line in out.splitlines()) <= int(width)
+    _golden(f"batch_summary_{width}.txt", out, update_golden)
+
+
+def test_golden_batch_summary_verbose_piped(batch_run: Path, update_golden: bool) -> None:
+    _golden("batch_summary_verbose.txt", _at("piped", "batch", "p", "g", "--jobs", "1", "--metrics", "dice,hd95",
+                                             "--verbose", "--worst", "2", "--by", "hd95:spleen"), update_golden)
+
+
+def test_golden_score_tsv(batch_run: Path, update_golden: bool) -> None:
+    _golden("score.tsv", _at("piped", "score", "p/case_b.nii.gz", "g/case_b.nii.gz", "--metrics", "dice,hd95",
+                             "-f", "tsv"), update_golden)
