@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-COMMANDS = ("score", "batch", "check", "gate", "info", "metrics")
+COMMANDS = ("score", "batch", "check", "gate", "info", "metrics", "report")
 WIDTH = 100
 
 

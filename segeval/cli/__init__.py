@@ -8,7 +8,7 @@ commands import the heavy libraries only when they run, so ``--help`` and
 :mod:`segeval.report` import rich.
 """
 
-from segeval.cli import batch, check, gate, info, metrics, score
+from segeval.cli import batch, check, gate, info, metrics, report, score
 from segeval.cli._app import app
 
-__all__ = ["app", "batch", "check", "gate", "info", "metrics", "score"]
+__all__ = ["app", "batch", "check", "gate", "info", "metrics", "report", "score"]

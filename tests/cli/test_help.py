@@ -47,7 +47,7 @@ def test_help_uses_upper_case_metavars_and_shows_choices(name: str) -> None:
 
 def test_choices_are_listed() -> None:
     score = _reference_module().help_text("score")
-    for choice in ("--empty [nan|one|zero]", "--format [table|csv|json|jsonl|md]", "--device [cpu|gpu|auto]"):
+    for choice in ("--empty [nan|one|zero]", "--format [table|csv|json|jsonl|md|tsv]", "--device [cpu|gpu|auto]"):
         assert choice in score
     assert "--missing [error|zero|skip]" in _reference_module().help_text("batch")
 
@@ -61,7 +61,7 @@ def test_options_are_grouped_in_panels() -> None:
 def test_the_command_list_has_whole_short_sentences() -> None:
     text = _reference_module().help_text()
     commands = text.split("Commands:")[1].strip().splitlines()
-    assert [c.split()[0] for c in commands] == ["score", "batch", "check", "gate", "info", "metrics"]
+    assert [c.split()[0] for c in commands] == ["score", "batch", "check", "gate", "info", "metrics", "report"]
     for line in commands:
         assert line.rstrip().endswith(".") and not line.rstrip().endswith("..."), line
 
