@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from segeval.cli._app import command
-from segeval.cli._common import DebugOpt, stdout_console, warn
+from segeval.cli._common import DebugOpt, stdout_console, table_width, warn
 from segeval.cli._feedback import wrote
 
 _CHECK = "METRIC[:LABEL]=V"
@@ -121,11 +121,8 @@ def gate_command(
             if not c.passed:
                 typer.echo(f"FAIL {c.title}: {c.reason}")
     else:
-        console = stdout_console()
-        if not console.is_terminal:
-            # CI logs are not terminals; rich would assume 80 columns and cut the table.
-            console.width = max(console.width, 160)
-        console.print(gate_table(result))
+        console = stdout_console()  # a CI log is no terminal: the table comes out whole
+        console.print(gate_table(result, width=table_width(console)))
     if not result.passed:
         return 1
     return 3 if result.failed_cases else 0

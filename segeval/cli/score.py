@@ -132,7 +132,10 @@ def judge_inline(report: object, checks: list[object], quiet: bool) -> int:
 
     result = judge(report, checks)
     if not quiet:
-        from segeval.cli._common import stderr_console
+        from segeval.cli._common import PIPE_WIDTH, stderr_console
 
-        stderr_console().print(gate_table(result))
+        console = stderr_console()
+        if not console.is_terminal:  # a log: the table whole, never cut to a guessed 80 columns
+            console.width = PIPE_WIDTH
+        console.print(gate_table(result, width=table_width(console)))
     return 0 if result.passed else 1

@@ -124,22 +124,25 @@ def _unmatched(result: GateResult, limit: int = MAX_LISTED) -> str:
     return "unmatched cases, not compared: " + "; ".join(parts)
 
 
-def gate_table(result: GateResult) -> Any:
-    """A rich renderable: the table of checks, then failures, unmatched cases and the verdict."""
+def gate_table(result: GateResult, width: int | None = None) -> Any:
+    """A rich renderable: the table of checks, then failures, unmatched cases and the verdict.
+
+    ``width`` is the terminal's: a table wider than that is folded into blocks
+    that repeat Metric, Label and Statistic, never cut; None (a file or a
+    pipe): one table, as wide as its content.
+    """
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
+    from segeval.report.fitting import Column, fitted_tables
+
     drop = _has_drop(result)
-    table = Table(title=f"segeval gate: {result.report} ({plural(result.n_cases, 'case')})", title_justify="left",
-                  header_style="bold", show_edge=False, pad_edge=False, box=None)
-    for name, justify in (("Metric", "left"), ("Label", "left"), ("Statistic", "left"), ("Value", "right"),
-                          ("Bar", "left"), ("n", "right"), ("NaN", "right"), ("Result", "left")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    heads = [("Metric", "left", True), ("Label", "left", True), ("Statistic", "left", True), ("Value", "right", False),
+             ("Bar", "left", False), ("n", "right", False), ("NaN", "right", False), ("Result", "left", False)]
     if drop:
-        table.add_column("Change", justify="right", no_wrap=True)
-        table.add_column("95% CI", justify="left", no_wrap=True)
-        table.add_column("p", justify="right", no_wrap=True)
+        heads += [("Change", "right", False), ("95% CI", "left", False), ("p", "right", False)]
+    columns = [Column(name, [], justify=justify, key=key, fold=name == "Label")  # type: ignore[arg-type]
+               for name, justify, key in heads]
     for c in result.checks:
         row: list[Any] = [
             c.check.metric, c.label_text, c.stat, _value(c), _bar(c), str(c.n), str(c.n_nan),
@@ -148,7 +151,11 @@ def gate_table(result: GateResult) -> Any:
         if drop:
             row += [_num(c.change, c.check.metric, signed=True) if c.change is not None else "", _ci(c),
                     fmt_p(c.p_value)]
-        table.add_row(*row)
+        for column, cell in zip(columns, row):
+            column.cells.append(cell)
+    title = f"segeval gate: {result.report} ({plural(result.n_cases, 'case')})"
+    tables = fitted_tables(columns, width=width, title=title)
+
     def style(line: str) -> str:
         if line.startswith("gate passed,"):
             return "bold yellow"
@@ -157,7 +164,7 @@ def gate_table(result: GateResult) -> Any:
         return "bold red" if line.startswith(("gate FAILED", "FAIL")) else ""
 
     lines = [Text(line, style=style(line)) for line in footer_lines(result)]
-    return Group(table, Text(""), *lines)
+    return Group(*tables, Text(""), *lines)
 
 
 def _md_escape(text: str) -> str:

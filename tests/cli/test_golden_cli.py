@@ -121,3 +121,14 @@ def test_golden_batch_summary_verbose_piped(batch_run: Path, update_golden: bool
 def test_golden_score_tsv(batch_run: Path, update_golden: bool) -> None:
     _golden("score.tsv", _at("piped", "score", "p/case_b.nii.gz", "g/case_b.nii.gz", "--metrics", "dice,hd95",
                              "-f", "tsv"), update_golden)
+
+
+@pytest.mark.parametrize("width", ["60", "80"])
+def test_golden_gate_baseline_table_folds_at_each_width(batch_run: Path, width: str, update_golden: bool) -> None:
+    _batch("-q", "--metrics", "dice,hd95", "-o", "results.json")
+    _batch("-q", "--metrics", "dice,hd95", "-o", "baseline.json", "--pattern", "case_[ab]*")
+    out = _at(width, "gate", "results.json", "--no-config", "--baseline", "baseline.json", "--max-drop", "dice=0.01",
+              "--max-drop", "hd95:liver=0.5")
+    assert max(len(line) for line in out.splitlines()) <= int(width)
+    assert "…" not in out and "95% CI" in out and out.count("Metric") >= 2  # folded, nothing cut
+    _golden(f"gate_baseline_{width}.txt", out, update_golden)
