@@ -213,13 +213,21 @@ def test_a_browser_renders_it_without_errors(scored: Path) -> None:
     page = scored.parent / "page.html"
     shot = scored.parent / "shot.png"
     write_html_report(page, {"a": load_report(scored), "b": load_report(scored)}, base_dirs=[scored.parent] * 2)
-    run = subprocess.run(
-        [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", "--enable-logging=stderr", "--v=0",
-         f"--screenshot={shot}", "--window-size=1200,3000", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
-    errors = [line for line in run.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
+
+    def console_lines(target: Path, png: Path) -> tuple[list[str], str]:
+        run = subprocess.run(
+            [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", "--enable-logging=stderr", "--v=0",
+             f"--screenshot={png}", "--window-size=1200,3000", target.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False)
+        # Chromium logs every console message (console.error included) and uncaught error as CONSOLE lines.
+        return [line for line in run.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line], run.stderr
+
+    probe = scored.parent / "probe.html"  # the detector sees a console error when there is one
+    probe.write_text('<!DOCTYPE html><html><body><script>console.error("probe-error")</script></body></html>')
+    assert any("probe-error" in line for line in console_lines(probe, scored.parent / "probe.png")[0])
+    errors, stderr = console_lines(page, shot)
     assert errors == []
-    assert shot.is_file(), run.stderr[-2000:]
+    assert shot.is_file(), stderr[-2000:]
     pixels = imread(str(shot))[..., :3].reshape(-1, 3)
     assert len(np.unique(pixels[:: max(1, len(pixels) // 200_000)], axis=0)) > 1
