@@ -15,9 +15,15 @@ default):
 * nsd = (#{d_PG <= τ} + #{d_GP <= τ}) / (|∂P| + |∂G|) (MONAI's default and
   Metrics Reloaded: voxel counts; DeepMind weights by surface area instead)
 
+``weights="area"`` (``--surface-weights area``) uses DeepMind's surface elements weighted by their
+areas instead (:mod:`segeval.metrics.surfels`); hd95 is then DeepMind's robust Hausdorff.
+
 Empty masks: exactly one of P, G empty gives nsd 0 and every distance
 ``inf``; both empty follow ``empty`` (NaN; the perfect score, distances 0 and
 nsd 1; or the worst, distances inf and nsd 0).
+
+One cohesive module: the reductions, their empty-mask rules and the
+one-metric functions share the definitions above and change together.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from segeval.errors import UnknownMetricError
+from segeval.metrics import surfels
 from segeval.metrics._checks import (
     Array,
     as_classes,
@@ -112,7 +119,7 @@ _DISTANCE = (0.0, math.inf)  # (perfect, worst) of a distance in mm
 BOUNDS: dict[str, tuple[float, float]] = {**dict.fromkeys(REDUCTIONS, _DISTANCE), "nsd": (1.0, 0.0)}
 
 
-def _empty_case(d: ClassDistances, name: str, empty: str) -> float:
+def _empty_case(d: ClassDistances | surfels.SurfelDistances, name: str, empty: str) -> float:
     """The value of ``name`` when a boundary is empty: ``empty``'s rule when both are, else the worst."""
     perfect, worst = BOUNDS[name]
     if d.n_pred == 0 and d.n_gt == 0:
@@ -124,14 +131,14 @@ def _empty_case(d: ClassDistances, name: str, empty: str) -> float:
 
 
 def reduce_distances(
-    distances: Sequence[ClassDistances],
+    distances: Sequence[ClassDistances | surfels.SurfelDistances],
     metrics: Sequence[str],
     *,
     tolerance_mm: float = 1.0,
     percentile: float = 95.0,
     empty: str = "nan",
 ) -> dict[str, FloatArray]:
-    """Every requested metric of every class from its distances, with the empty-mask rules."""
+    """Every requested metric of every class from its distances (boundary voxels or surfels), with the empty-mask rules."""
     names = _check_metrics(metrics)
     options = Options(check_tolerance(tolerance_mm), check_percentile(percentile))
     check_empty(empty)
@@ -140,6 +147,8 @@ def reduce_distances(
         for m in names:
             if d.n_pred == 0 or d.n_gt == 0:
                 out[m][i] = _empty_case(d, m, empty)
+            elif isinstance(d, surfels.SurfelDistances):
+                out[m][i] = surfels.reduce_surfels(d, m, tolerance_mm=options.tolerance_mm, percentile=options.percentile)
             else:
                 out[m][i] = REDUCTIONS[m](d, options)
     return out
@@ -164,6 +173,7 @@ def surface_metrics(
     metrics: Sequence[str] = SURFACE_METRICS,
     empty: str = "nan",
     method: str = "auto",
+    weights: str = "voxels",
 ) -> dict[str, FloatArray]:
     """Surface distance metrics of every class, from one boundary pass per volume.
 
@@ -191,6 +201,8 @@ def surface_metrics(
         How the distances are found (same numbers): k-d trees over boundary
         points, or distance transforms; ``"auto"`` picks k-d trees on the CPU
         and distance transforms on a GPU.
+    weights : {"voxels", "area"}, default "voxels"
+        Boundary voxels alike, or DeepMind's surface elements by area (on the host; no ``method``).
 
     Returns
     -------
@@ -233,6 +245,9 @@ def surface_metrics(
     check_tolerance(tolerance_mm)
     check_percentile(percentile)
     check_empty(empty)
+    if surfels.check_surface_weights(weights) == "area":
+        _, found = surfels.class_surfels(pred, gt, as_classes(classes, "classes"), spacing_mm)
+        return reduce_distances(found, names, tolerance_mm=tolerance_mm, percentile=percentile, empty=empty)
     _, distances = class_distances(pred, gt, as_classes(classes, "classes"), spacing_mm, method=method)
     return reduce_distances(distances, names, tolerance_mm=tolerance_mm, percentile=percentile, empty=empty)
 
@@ -300,7 +315,9 @@ _PARAMETERS = """Parameters
     spacing_mm : sequence of float, optional
         Voxel size per array axis in mm; default 1 mm.
     empty : {"nan", "one", "zero"}, default "nan"
-        Score when a label is absent from both (see the module docstring)."""
+        Score when a label is absent from both (see the module docstring).
+    weights : {"voxels", "area"}, default "voxels"
+        Boundary voxels, or DeepMind's area-weighted surface elements."""
 
 _REFERENCES = """References
     ----------
@@ -318,11 +335,11 @@ def _shared_doc(fn: _F) -> _F:
 
 def _one(
     name: str, pred: Array, gt: Array, labels: Sequence[Any] | None, spacing_mm: Sequence[float] | None,
-    empty: str, **options: float,
+    empty: str, weights: str, **options: float,
 ) -> FloatArray:
     classes = as_classes(labels, "labels")
     return surface_metrics(pred, gt, classes=classes, spacing_mm=spacing_mm, metrics=(name,), empty=empty,
-                           **options)[name]  # type: ignore[arg-type]
+                           weights=weights, **options)[name]  # type: ignore[arg-type]
 
 
 @_shared_doc
@@ -333,6 +350,7 @@ def hausdorff(
     labels: Sequence[int | Sequence[int]] | None = None,
     spacing_mm: Sequence[float] | None = None,
     empty: str = "nan",
+    weights: str = "voxels",
 ) -> FloatArray:
     """Hausdorff distance between the boundaries of pred and gt, per label, in mm.
 
@@ -357,7 +375,7 @@ def hausdorff(
     >>> hausdorff(pred, gt, spacing_mm=(1.0, 1.0)).round(3).tolist()
     [4.243]
     """
-    return _one("hd", pred, gt, labels, spacing_mm, empty)
+    return _one("hd", pred, gt, labels, spacing_mm, empty, weights)
 
 
 @_shared_doc
@@ -370,6 +388,7 @@ def hausdorff_percentile(
     percentile: float = 95.0,
     pooled: bool = False,
     empty: str = "nan",
+    weights: str = "voxels",
 ) -> FloatArray:
     """Percentile Hausdorff distance (HD95 by default) per label, in mm.
 
@@ -401,7 +420,7 @@ def hausdorff_percentile(
     [0.0]
     """
     name = "hd95_pooled" if pooled else "hd95"
-    return _one(name, pred, gt, labels, spacing_mm, empty, percentile=percentile)
+    return _one(name, pred, gt, labels, spacing_mm, empty, weights, percentile=percentile)
 
 
 @_shared_doc
@@ -412,6 +431,7 @@ def assd(
     labels: Sequence[int | Sequence[int]] | None = None,
     spacing_mm: Sequence[float] | None = None,
     empty: str = "nan",
+    weights: str = "voxels",
 ) -> FloatArray:
     """Average symmetric surface distance per label, in mm (both directions pooled).
 
@@ -436,7 +456,7 @@ def assd(
     >>> assd(pred, gt).round(4).tolist()
     [0.4714]
     """
-    return _one("assd", pred, gt, labels, spacing_mm, empty)
+    return _one("assd", pred, gt, labels, spacing_mm, empty, weights)
 
 
 @_shared_doc
@@ -447,6 +467,7 @@ def masd(
     labels: Sequence[int | Sequence[int]] | None = None,
     spacing_mm: Sequence[float] | None = None,
     empty: str = "nan",
+    weights: str = "voxels",
 ) -> FloatArray:
     """Mean average surface distance per label, in mm (mean of the two directed means).
 
@@ -472,7 +493,7 @@ def masd(
     >>> masd(pred, gt).round(4).tolist()
     [0.4243]
     """
-    return _one("masd", pred, gt, labels, spacing_mm, empty)
+    return _one("masd", pred, gt, labels, spacing_mm, empty, weights)
 
 
 @_shared_doc
@@ -484,6 +505,7 @@ def nsd(
     spacing_mm: Sequence[float] | None = None,
     tolerance_mm: float = 1.0,
     empty: str = "nan",
+    weights: str = "voxels",
 ) -> FloatArray:
     """Normalised surface distance (surface Dice) at tolerance τ, per label.
 
@@ -515,4 +537,4 @@ def nsd(
     >>> nsd(pred, gt, tolerance_mm=1.0).tolist()
     [0.8888888888888888]
     """
-    return _one("nsd", pred, gt, labels, spacing_mm, empty, tolerance_mm=tolerance_mm)
+    return _one("nsd", pred, gt, labels, spacing_mm, empty, weights, tolerance_mm=tolerance_mm)
