@@ -82,6 +82,9 @@ class CaseResult:
         TP + FP + FN + TN. None when the report did not record it (CSV).
     unscored : list of int
         Values present in the case but outside the run's label map, so not scored.
+    lesion_records : list of dict
+        With ``--lesions``: one row per GT lesion and false-positive component
+        (:func:`segeval.lesions.outputs.lesion_hook`); in memory only, not in the JSON.
 
     Examples
     --------
@@ -101,6 +104,7 @@ class CaseResult:
     notes: list[str] = field(default_factory=list)
     voxels: int | None = None
     unscored: list[int] = field(default_factory=list)
+    lesion_records: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict (non-finite numbers still as floats; see :func:`jsonable`)."""

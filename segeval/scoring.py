@@ -22,6 +22,7 @@ import numpy as np
 from segeval.backends import Backend, get_backend
 from segeval.errors import GeometryMismatchError, OptionError, SegevalError
 from segeval.labels import ScoredClass, find_dataset_json
+from segeval.lesions.outputs import absent_lesion_values, lesion_hook
 from segeval.metrics.boundaries import ClassDistances
 from segeval.metrics.confusion import joint_counts
 from segeval.metrics.overlap import generalized_dice_from_counts, overlap_from_counts
@@ -32,8 +33,7 @@ from segeval.settings import ScoreSettings, build_settings
 from segeval.summary import Report
 from segeval.volume import LabelVolume, check_same_geometry, reorient_to, with_spacing
 
-__all__ = ["complete_label_set", "label_set_warnings", "load_case", "score", "score_case", "score_task",
-           "unscored_values"]
+__all__ = ["complete_label_set", "label_set_warnings", "load_case", "score", "score_case", "score_task", "unscored_values"]
 
 #: Test-only hook: seconds each case sleeps before it is read, so that tests can
 #: interrupt a running batch deterministically. Not for users.
@@ -130,6 +130,7 @@ def score_case(
     )
     if settings.surface_metrics:
         values.update(_surface(p_arr, g_arr, backend, gt.shape, classes, spacing, settings))
+    lesions = lesion_hook(values, p_arr, g_arr, classes, spacing, settings, gt, case or _case_name(gt)) if settings.lesions else []
     voxel_ml = float(np.prod(spacing)) / 1000.0
     plain = [i for i, c in enumerate(classes) if not c.is_region and c.key != 0]
     gd = generalized_dice_from_counts(
@@ -145,7 +146,7 @@ def score_case(
         generalized_dice=float(gd),
         notes=notes,
         voxels=joint.total,
-        unscored=unscored,
+        unscored=unscored, lesion_records=lesions,
     )
 
 
@@ -201,7 +202,7 @@ def _surface(
         p = xp.where(g == settings.spec.ignore_label, 0, p)
     out = surface_metrics(
         p, g, classes=[c.members for c in classes], spacing_mm=spacing, tolerance_mm=settings.tolerance_mm,
-        percentile=settings.percentile, metrics=settings.surface_metrics, empty=settings.empty,
+        percentile=settings.percentile, metrics=settings.surface_metrics, empty=settings.empty, weights=settings.surface_weights,
     )
     return _replace_inf(out, settings, shape, spacing)
 
@@ -229,8 +230,7 @@ def _absent_records(classes: Sequence[ScoredClass], case: CaseResult, settings: 
         total = int(r["tp"]) + int(r["fp"]) + int(r["fn"]) + int(r["tn"])
     else:
         total = int(np.prod(case.shape)) if case.shape else 0
-    n = len(classes)
-    zeros = np.zeros(n, dtype=np.int64)
+    n, zeros = len(classes), np.zeros(len(classes), dtype=np.int64)
     counts = {"tp": zeros, "fp": zeros, "fn": zeros, "tn": np.full(n, total, dtype=np.int64),
               "n_pred": zeros, "n_gt": zeros}
     values = overlap_from_counts(zeros, zeros, zeros, counts["tn"], alpha=settings.alpha, beta=settings.beta,
@@ -240,6 +240,7 @@ def _absent_records(classes: Sequence[ScoredClass], case: CaseResult, settings: 
         distances = reduce_distances([empty] * n, settings.surface_metrics, tolerance_mm=settings.tolerance_mm,
                                      percentile=settings.percentile, empty=settings.empty)
         values.update(_replace_inf(distances, settings, case.shape, case.spacing))
+    values.update(absent_lesion_values(list(classes), settings) if settings.lesions else {})
     voxel_ml = float(np.prod(case.spacing)) / 1000.0 if case.spacing else 0.0
     return _records(list(classes), counts, values, voxel_ml, settings.metrics)
 
@@ -430,7 +431,7 @@ def score(
     check_geometry: bool = True,
     resample_pred: bool = False,
     device: str = "cpu",
-    allow_outside_data_files: bool = False,
+    allow_outside_data_files: bool = False, lesions: Any = None, surface_weights: str = "voxels",
 ) -> Report:
     """Score a prediction against a ground truth: paths or arrays in, a report out.
 
@@ -456,8 +457,8 @@ def score(
         without it, a ``dataset.json`` beside or above a ``gt`` file is used.
     metrics : str or sequence of str, optional
         E.g. ``"dice,hd95"``; default the overlap set.
-    alpha, beta, smooth, empty, tolerance_mm, percentile, inf_distance
-        See :class:`~segeval.settings.ScoreSettings`.
+    alpha, beta, smooth, empty, tolerance_mm, percentile, inf_distance, lesions, surface_weights
+        See :class:`~segeval.settings.ScoreSettings` (``lesions``: a protocol or ``LesionSettings``; ``surface_weights``: voxels or area).
     spacing_mm : sequence of float, optional
         Voxel spacing of both volumes: for arrays and ``.npy``, which carry
         none, and replacing a file header's spacing otherwise.
@@ -488,7 +489,7 @@ def score(
         labels=labels, label_names=label_names, regions=regions, ignore_label=ignore_label,
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
         empty=empty, tolerance_mm=tolerance_mm, percentile=percentile, spacing_mm=spacing_mm,
-        inf_distance=inf_distance,
+        inf_distance=inf_distance, lesions=lesions, surface_weights=surface_weights,
         dataset_json=find_dataset_json(gt) if _is_path(gt) and label_names is None else None,
     )
     backend = get_backend(device)

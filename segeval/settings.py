@@ -33,6 +33,7 @@ from segeval.labels import (
     parse_region,
     read_label_map,
 )
+from segeval.lesions.protocols import LESION_METRICS, LesionSettings
 from segeval.metrics._checks import (
     check_empty,
     check_percentile,
@@ -42,6 +43,7 @@ from segeval.metrics._checks import (
     check_weights,
 )
 from segeval.metrics.registry import METRICS, OVERLAP_DEFAULT, parse_metrics
+from segeval.metrics.surfels import check_surface_weights
 
 __all__ = ["ScoreSettings", "build_settings", "parse_inf_distance", "parse_spacing"]
 
@@ -75,6 +77,13 @@ class ScoreSettings:
     inf_distance : str or float or None
         Replacement for infinite distances (one mask empty): ``"diagonal"``
         (the image diagonal in mm), a number, or None to keep ``inf``.
+    lesions : LesionSettings or None
+        ``--lesions PROTOCOL`` and its overrides (:mod:`segeval.lesions`);
+        recorded as ``settings["lesions"]`` only when given.
+    surface_weights : {"voxels", "area"}
+        How the distance metrics weigh the surface: boundary voxels alike, or
+        DeepMind's surface elements by their areas
+        (:mod:`segeval.metrics.surfels`); recorded only when ``"area"``.
     """
 
     spec: LabelSpec = field(default_factory=LabelSpec)
@@ -87,9 +96,12 @@ class ScoreSettings:
     percentile: float = 95.0
     spacing_mm: tuple[float, ...] | None = None
     inf_distance: str | float | None = None
+    lesions: LesionSettings | None = None
+    surface_weights: str = "voxels"
 
     def __post_init__(self) -> None:
         check_empty(self.empty)
+        check_surface_weights(self.surface_weights)
         check_weights(self.alpha, self.beta)
         check_smooth(self.smooth)
         check_tolerance(self.tolerance_mm)
@@ -125,6 +137,10 @@ class ScoreSettings:
             spacing_mm=list(self.spacing_mm) if self.spacing_mm is not None else None,
             inf_distance=self.inf_distance,
         )
+        if self.lesions is not None:
+            out["lesions"] = self.lesions.to_dict()
+        if self.surface_weights != "voxels":  # absent means voxels: reports before it read the same
+            out["surface_weights"] = self.surface_weights
         return out
 
     @classmethod
@@ -138,7 +154,8 @@ class ScoreSettings:
         """
         d = d or {}
         known = {f.name for f in fields(cls)}
-        kwargs: dict[str, Any] = {k: d[k] for k in known - {"spec", "metrics", "spacing_mm"} if k in d}
+        kwargs: dict[str, Any] = {k: d[k] for k in known - {"spec", "metrics", "spacing_mm", "lesions"} if k in d}
+        kwargs["lesions"] = LesionSettings.from_dict(d.get("lesions"))
         if "metrics" in d:
             kwargs["metrics"] = tuple(m for m in d["metrics"] if m in METRICS)
         if d.get("spacing_mm") is not None:
@@ -375,6 +392,8 @@ def build_settings(
     spacing_mm: str | Sequence[float] | None = None,
     inf_distance: str | float | None = None,
     dataset_json: str | os.PathLike[str] | None = None,
+    lesions: str | LesionSettings | None = None,
+    surface_weights: str = "voxels",
 ) -> ScoreSettings:
     """The one builder of :class:`ScoreSettings`, for the CLI and the Python API alike.
 
@@ -387,6 +406,11 @@ def build_settings(
     alpha, beta, smooth, empty, tolerance_mm, percentile, spacing_mm, inf_distance
         See :class:`ScoreSettings`; ``spacing_mm`` and ``inf_distance`` also
         take their command-line text.
+    lesions : str or LesionSettings, optional
+        ``--lesions``: a protocol name or the settings with overrides; adds the
+        lesion-wise keys (:data:`~segeval.lesions.protocols.LESION_METRICS`) to the metrics.
+    surface_weights : {"voxels", "area"}, default "voxels"
+        ``--surface-weights``: see :class:`ScoreSettings`.
 
     Returns
     -------
@@ -400,9 +424,13 @@ def build_settings(
     """
     spec = label_set(labels=labels, label_names=label_names, regions=regions, ignore_label=ignore_label,
                      include_background=include_background, dataset_json=dataset_json)
+    lesion_settings = LesionSettings(str(lesions).strip().lower()) if isinstance(lesions, str) else lesions
+    chosen = parse_metrics(metrics)
+    if lesion_settings is not None:
+        chosen = (*(m for m in chosen if m not in LESION_METRICS), *LESION_METRICS)
     return ScoreSettings(
         spec=spec,
-        metrics=parse_metrics(metrics),
+        metrics=chosen,
         alpha=_real(alpha, "--alpha"),
         beta=_real(beta, "--beta"),
         smooth=_real(smooth, "--smooth"),
@@ -411,4 +439,6 @@ def build_settings(
         percentile=_real(percentile, "--percentile"),
         spacing_mm=parse_spacing(spacing_mm),
         inf_distance=parse_inf_distance(inf_distance),
+        lesions=lesion_settings,
+        surface_weights=check_surface_weights(str(surface_weights).strip().lower()),
     )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segeval._version import __version__
+from segeval.lesions.outputs import pooled_detection
 from segeval.metrics.overlap import OVERLAP_METRICS, overlap_from_counts
 from segeval.metrics.registry import COUNT_COLUMNS
 from segeval.records import REPORT_FORMAT, CaseResult, ClassRecord, jsonable
@@ -134,7 +135,8 @@ def summarize(
         ``macro``: :func:`macro` of the per-label means;
         ``micro``: overlap metrics from TP/FP/FN/TN pooled over plain labels and cases;
         ``generalized_dice``: statistics of the per-case generalized Dice;
-        ``n_cases``, ``n_failed``.
+        ``n_cases``, ``n_failed``; with lesion metrics, ``lesions``: the detection
+        counts pooled over cases per label (:func:`segeval.lesions.outputs.pooled_detection`).
     """
     ok = [c for c in cases if c.error is None]
     keys: list[Any] = []
@@ -162,6 +164,7 @@ def summarize(
         pooled[0:1], pooled[1:2], pooled[2:3], pooled[3:4], alpha=alpha, beta=beta,
         metrics=OVERLAP_METRICS,
     )
+    extra = {"lesions": pooled_detection(ok)} if "lesion_tp" in metrics else {}
     return {
         "n_cases": len(cases),
         "n_failed": len(cases) - len(ok),
@@ -169,6 +172,7 @@ def summarize(
         "macro": {m: macro(({m: e[m]["mean"]} for e in per_label), m) for m in metrics},
         "micro": {m: float(v[0]) for m, v in micro_vals.items()},
         "generalized_dice": describe([c.generalized_dice for c in ok]),
+        **extra,
     }
 
 

@@ -136,6 +136,7 @@ def batch(
     device: str | Backend = "cpu",
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    surface_weights: str = "voxels",
 ) -> Report:
     """Score every case of two folders (or a ``pairs`` CSV): ``segeval batch`` from Python.
 
@@ -150,7 +151,7 @@ def batch(
     missing : {"error", "zero", "skip"}
         A GT case without a prediction: a failed case, an empty prediction, or left out.
     labels, regions, ignore_label, include_background, label_names, metrics, alpha, beta, smooth, empty,
-    spacing_mm, tolerance_mm, percentile, inf_distance, resample_pred, allow_outside_data_files
+    spacing_mm, tolerance_mm, percentile, inf_distance, resample_pred, allow_outside_data_files, surface_weights
         As :func:`segeval.score`. Without ``label_names``, a ``dataset.json`` in or
         beside ``gt_dir`` decides the label set, as on the command line.
     jobs : int, optional
@@ -200,6 +201,7 @@ def batch(
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
         empty=empty, tolerance_mm=tolerance_mm, percentile=percentile, spacing_mm=spacing_mm,
         inf_distance=inf_distance, dataset_json=dataset_json if label_names is None else None,
+        surface_weights=surface_weights,
     )
     if fmt is None and output is not None:
         from segeval.report.writers import format_of_output

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from segeval import lesions
 from segeval.errors import UnknownMetricError
 from segeval.metrics import overlap, surface
 
@@ -23,7 +24,8 @@ __all__ = ["COUNT_COLUMNS", "KINDS", "METRICS", "OVERLAP_DEFAULT", "MetricSpec",
 
 #: ``overlap``: from the confusion matrix; ``count``/``volume``: always in a record;
 #: ``surface``: from boundary distances (opt-in, it costs more); ``case``: one value per case.
-KINDS: tuple[str, ...] = ("overlap", "count", "volume", "surface", "case")
+#: ``lesion``: lesion-wise numbers of ``--lesions PROTOCOL`` (:mod:`segeval.lesions`).
+KINDS: tuple[str, ...] = ("overlap", "count", "volume", "surface", "case", "lesion")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ def _surface(name: str, unit: str, better: bool, short: str, description: str,
     return MetricSpec(name, "surface", unit, better, short, description, surface.REDUCTIONS[name], function)
 
 
+def _lesion(name: str, unit: str, better: bool, short: str, description: str) -> MetricSpec:
+    # One formula gives every lesion key of a case (its matching, then its counts and means).
+    return MetricSpec(name, "lesion", unit, better, short, description, lesions.case_values, lesions.lesion_metrics)
+
+
 _SPECS = (
     _overlap("dice", "Dice", "2TP / (2TP + FP + FN)", overlap.dice),
     _overlap("iou", "IoU", "TP / (TP + FP + FN) (Jaccard)", overlap.iou),
@@ -98,6 +105,16 @@ _SPECS = (
     MetricSpec("generalized_dice", "case", "", True, "GD",
                "Sudre et al.'s class-weighted Dice over a case's labels",
                overlap.generalized_dice_from_counts, overlap.generalized_dice),
+    _lesion("lesion_dice", "", True, "LDice", "lesion-wise Dice of --lesions PROTOCOL"),
+    _lesion("lesion_hd95", "mm", False, "LHD95", "lesion-wise HD95 of --lesions PROTOCOL"),
+    _lesion("lesion_tp", "lesions", True, "LTP", "GT lesions found"),
+    _lesion("lesion_fp", "lesions", False, "LFP", "false-positive predicted components"),
+    _lesion("lesion_fn", "lesions", False, "LFN", "GT lesions missed"),
+    _lesion("lesion_recall", "", True, "LRecall", "object recall: found GT lesions / GT lesions"),
+    _lesion("lesion_precision", "", True, "LPrec", "object precision: matched predicted components / predicted components"),
+    _lesion("lesion_f1", "", True, "LF1", "detection F1 (= RQ when matching is one to one)"),
+    _lesion("sq", "", True, "SQ", "segmentation quality: mean IoU of matched lesions"),
+    _lesion("pq", "", True, "PQ", "panoptic quality: SQ x F1"),
 )
 
 METRICS: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
@@ -136,6 +153,16 @@ PEER_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "nsd": (("MONAI", "SurfaceDiceMetric"), ("Metrics Reloaded", "nsd"),
             ("DeepMind", "~compute_surface_dice_at_tolerance")),
     "generalized_dice": (("MONAI", "~GeneralizedDiceScore"),),
+    "lesion_dice": (("BraTS", "LesionWise_Score_Dice"), ("panoptica", "sq_dsc")),
+    "lesion_hd95": (("BraTS", "LesionWise_Score_HD95"), ("panoptica", "sq_hd95")),
+    "lesion_tp": (("BraTS", "Num_TP"), ("panoptica", "tp")),
+    "lesion_fp": (("BraTS", "Num_FP"), ("panoptica", "fp")),
+    "lesion_fn": (("BraTS", "Num_FN"), ("panoptica", "fn")),
+    "lesion_recall": (("panoptica", "rec"), ("MedPy", "~1 - obj_fpr")),
+    "lesion_precision": (("panoptica", "prec"), ("MedPy", "~obj_tpr")),
+    "lesion_f1": (("panoptica", "rq"), ("MONAI", 'PanopticQualityMetric(metric_name="rq")')),
+    "sq": (("panoptica", "sq"), ("MONAI", 'PanopticQualityMetric(metric_name="sq")')),
+    "pq": (("panoptica", "pq"), ("MONAI", "PanopticQualityMetric")),
 }
 
 #: Other names users type for a metric, for "did you mean".

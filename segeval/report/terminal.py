@@ -36,7 +36,7 @@ def table_metrics(metrics: Sequence[str], explicit: bool) -> list[str]:
     """Columns for the table: what was asked for, or a compact default."""
     if explicit:
         return list(metrics)
-    return [m for m in metrics if m in DEFAULT_TABLE_METRICS or METRICS[m].kind == "surface"]
+    return [m for m in metrics if m in DEFAULT_TABLE_METRICS or METRICS[m].kind in ("surface", "lesion")]
 
 
 def cell(metric: str, value: Any) -> Text:
@@ -50,6 +50,8 @@ def cell(metric: str, value: Any) -> Text:
     if spec is not None and spec.unit == "" and spec.higher_is_better:
         style = "red" if v < 0.5 else ("yellow" if v < 0.8 else "green")
         return Text(fmt_number(v, 3), style=style)
+    if spec is not None and spec.unit == "lesions" and v.is_integer():
+        return Text(str(int(v)))  # a count of one case (a mean over cases keeps its decimals)
     return Text(fmt_number(v, 2))
 
 
