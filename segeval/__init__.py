@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from segeval.errors import SegevalError
     from segeval.metrics.confusion import confusion_matrix
     from segeval.metrics.overlap import dice, generalized_dice, iou, tversky
+    from segeval.ranking import Ranking, rank
     from segeval.records import CaseResult
     from segeval.report.reading import load_report as read_report
     from segeval.scoring import score, score_case
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _EXPORTS = {
     "CaseResult": "segeval.records",
     "LabelVolume": "segeval.volume",
+    "Ranking": "segeval.ranking.run",
     "Report": "segeval.summary",
     "ScoreSettings": "segeval.settings",
     "SegevalError": "segeval.errors",
@@ -44,6 +46,7 @@ _EXPORTS = {
     "dice": "segeval.metrics.overlap",
     "generalized_dice": "segeval.metrics.overlap",
     "iou": "segeval.metrics.overlap",
+    "rank": "segeval.ranking.run",
     "read_report": "segeval.report.reading:load_report",
     "score": "segeval.scoring",
     "score_case": "segeval.scoring",
@@ -53,6 +56,7 @@ _EXPORTS = {
 __all__ = [
     "CaseResult",
     "LabelVolume",
+    "Ranking",
     "Report",
     "ScoreSettings",
     "SegevalError",
@@ -64,6 +68,7 @@ __all__ = [
     "dice",
     "generalized_dice",
     "iou",
+    "rank",
     "read_report",
     "score",
     "score_case",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from segeval.cli._app import command
-from segeval.cli._common import DebugOpt, QuietOpt
+from segeval.cli._common import DebugOpt, QuietOpt, named_paths
 
 
 @command(
@@ -48,14 +48,7 @@ def report_command(
     from segeval.report.reading import load_report
     from segeval.report.writers import check_writable
 
-    named: dict[str, Path] = {}
-    for i, arg in enumerate(reports):
-        name, sep, path = arg.partition("=")
-        if not sep or not name or Path(arg).exists():
-            name, path = Path(arg).name, arg
-        if name in named:
-            name = f"{name} ({i + 1})"
-        named[name] = Path(path)
+    named = named_paths(reports)
     if not named:
         raise OptionError("REPORT: give at least one report")
     check_writable(output, "-o")
