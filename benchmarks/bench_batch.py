@@ -32,15 +32,27 @@ Memory: the whole process tree of ``segeval batch`` over the 1,000 small cases
 (``--jobs 2``) is sampled every 20 ms; the peak of the summed PSS (shared pages
 counted once) and of the summed RSS are reported.
 
+``--scheduler``: the Dask path instead. A loopback cluster (``dask scheduler``
+and ``--workers`` one-thread ``dask worker`` processes on 127.0.0.1) scores
+``--cases`` cases (default 200 of 128 x 128 x 64) with ``segeval batch
+--scheduler``, against the local pool with as many processes (``--jobs``
+``--workers``); each also on one case, so that the slope between one case and
+all of them gives the per-case time without the start-up, and the table gives
+the cluster's per-case overhead as a ratio to the local pool's (target <= 1.2).
+The workers are warmed by one untimed run first, as a long-lived cluster is;
+the cluster's CPU is in other processes, so its "others' CPU s" holds it.
+
 Run::
 
     python benchmarks/bench_batch.py             # the full benchmark (a few minutes)
     python benchmarks/bench_batch.py --quick     # 20 small cases, a smoke run
+    python benchmarks/bench_batch.py --scheduler # the Dask cluster against the local pool
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -50,6 +62,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +256,108 @@ def peak_memory(cmd: list[str], cwd: Path) -> tuple[float, int, int]:
     return wall, peak_pss, peak_rss
 
 
+@contextlib.contextmanager
+def loopback_cluster(root: Path, workers: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` one-thread workers on 127.0.0.1 (``env`` added to theirs); yields the
+    scheduler file."""
+    root.mkdir(parents=True, exist_ok=True)
+    sched_file = root / "scheduler.json"
+    sched_file.unlink(missing_ok=True)
+    dask = [sys.executable, "-m", "dask"]
+    log = (root / "cluster.log").open("ab")
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)], stdout=log, stderr=log, cwd=root,
+                              start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        procs += [subprocess.Popen([*dask, "worker", "--scheduler-file", str(sched_file), "--nworkers", "1",
+                                    "--nthreads", "1", "--no-dashboard", "--local-directory", str(root / f"w{i}")],
+                                   stdout=log, stderr=log, cwd=root, start_new_session=True,
+                                   env={**os.environ, **(env or {})})
+                  for i in range(workers)]
+        import distributed
+
+        with distributed.Client(scheduler_file=str(sched_file), timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield str(sched_file)
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def scheduler_benchmark(args: argparse.Namespace) -> None:
+    """``segeval batch --scheduler`` on a loopback cluster against ``--jobs`` as many processes."""
+    shape = tuple(int(s) for s in args.shape.split(","))
+    n, workers = args.cases, args.workers
+    data = dataset(n, shape)  # type: ignore[arg-type]
+    single = DATA / f"batch_1x{'x'.join(map(str, shape))}"
+    if not (single / ".complete").exists():
+        for sub in ("pred", "gt"):
+            (single / sub).mkdir(parents=True, exist_ok=True)
+            shutil.copy(data / sub / "case_0000.nii.gz", single / sub)
+        (single / ".complete").write_text("")
+    work = DATA / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+
+    def batch(folder: Path, out: str, *how: str) -> list[str]:
+        return [*SEGEVAL, "batch", str(folder / "pred"), str(folder / "gt"), "-o", str(work / out), "-q", *how]
+
+    load = os.getloadavg()
+    local = ("--jobs", str(workers))
+    inf = Timing(float("inf"), 0.0, 0.0)
+    pool_n = pool_1 = inf
+    clusters: dict[str, tuple[Timing, Timing]] = {}
+    # Dask's defaults, then workers without their sampling profiler (a thread that walks the task's stack
+    # every 10 ms: about 5 ms of a worker's CPU per case here).
+    for name, env in (("default workers", {}),
+                      ("profiler off", {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"})):
+        cluster_n = cluster_1 = inf
+        with loopback_cluster(DATA / "cluster", workers, env) as sched_file:
+            on_cluster = ("--scheduler-file", sched_file)
+            timed(batch(data, "cluster.csv", *on_cluster), work)  # warm the workers (imports, numba's kernels)
+            for _ in range(args.repeats):  # interleaved, so that a busy spell favours neither
+                pool_n = min(pool_n, timed(batch(data, "local.csv", *local), work), key=lambda t: t.wall)
+                cluster_n = min(cluster_n, timed(batch(data, "cluster.csv", *on_cluster), work),
+                                key=lambda t: t.wall)
+                pool_1 = min(pool_1, timed(batch(single, "local1.csv", *local), work), key=lambda t: t.wall)
+                cluster_1 = min(cluster_1, timed(batch(single, "cluster1.csv", *on_cluster), work),
+                                key=lambda t: t.wall)
+        clusters[name] = (cluster_n, cluster_1)
+    same = (work / "local.csv").read_bytes() == (work / "cluster.csv").read_bytes()
+    slope_pool = (pool_n.wall - pool_1.wall) / (n - 1)
+    slopes = {name: (c_n.wall - c_1.wall) / (n - 1) for name, (c_n, c_1) in clusters.items()}
+    print(f"\n### `segeval batch --scheduler`: {n} cases of {shape[0]}x{shape[1]}x{shape[2]} uint8 .nii.gz, "
+          f"{workers} one-thread workers on a loopback Dask cluster vs `--jobs {workers}`\n")
+    print(f"Machine: {os.cpu_count()} cores, load average {load[0]:.2f} at the start; Python "
+          f"{sys.version.split()[0]}; fastest of {args.repeats} runs, each a fresh `segeval batch` process. "
+          "Per case: the slope between one case and all of them (start-up and connecting excluded). "
+          "CPU s: the command's own process tree (the pool's workers are in it; the cluster's are not, "
+          "they are in others' CPU s).\n")
+    print("| run | cases | wall s | per case ms (slope) | CPU s | others' CPU s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    rows: list[tuple[str, Timing, int, float | None]] = [
+        (f"`--jobs {workers}` (local pool)", pool_n, n, slope_pool),
+        (f"`--jobs {workers}`, one case (start-up)", pool_1, 1, None)]
+    for name, (c_n, c_1) in clusters.items():
+        rows += [(f"`--scheduler`, {workers} Dask workers, {name}", c_n, n, slopes[name]),
+                 (f"`--scheduler`, {name}, one case (start-up, connect)", c_1, 1, None)]
+    for label, t, cases, slope in rows:
+        per = "-" if slope is None else f"{1000 * slope:.1f}"
+        print(f"| {label} | {cases} | {t.wall:.2f} | {per} | {t.cpu:.2f} | {t.others:.2f} |")
+    print()
+    for name, slope in slopes.items():
+        ratio = slope / slope_pool
+        print(f"- {'PASS' if ratio <= 1.2 else 'MISS'}: {name}: per-case time on the cluster is {ratio:.2f}x the "
+              f"local pool's ({1000 * slope:.1f} ms vs {1000 * slope_pool:.1f} ms; overhead "
+              f"{100 * (ratio - 1):+.0f}%, target <= +20%)")
+    print(f"- {'PASS' if same else 'MISS'}: the cluster's results.csv is byte for byte the local pool's")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100)
@@ -257,8 +372,24 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=SETTINGS["quiet_wait_s"],
                         help="seconds to wait, before each run, for other processes to go quiet")
     parser.add_argument("--quick", action="store_true", help="20 cases of 128x128x64, 200 memory cases")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="benchmark `batch --scheduler` on a loopback Dask cluster against the local pool "
+                        "(default 200 cases of 128x128x64)")
+    parser.add_argument("--workers", type=int, default=2, help="with --scheduler: Dask workers (and --jobs)")
     args = parser.parse_args()
     SETTINGS["quiet_wait_s"] = args.quiet_wait
+    if args.scheduler:
+        defaults = parser.parse_args([])
+        if args.cases == defaults.cases:
+            args.cases = 200
+        if args.shape == defaults.shape:
+            args.shape = "128,128,64"
+        sys.path.insert(0, str(HERE))
+        from _bytecode import keep_bytecode
+
+        keep_bytecode(DATA)
+        scheduler_benchmark(args)
+        return
     sys.path.insert(0, str(HERE))
     from _bytecode import keep_bytecode
 

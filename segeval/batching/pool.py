@@ -35,7 +35,8 @@ from segeval.settings import ScoreSettings
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
-__all__ = ["MISSING_MESSAGE", "WORKER_DIED", "BatchRun", "available_cores", "run_batch"]
+__all__ = ["MISSING_MESSAGE", "WORKER_DIED", "BatchRun", "available_cores", "failed_result", "run_batch",
+           "split_missing"]
 
 MISSING_MESSAGE = (
     "no prediction for this case (--missing zero scores it as an empty prediction, "
@@ -54,6 +55,29 @@ def available_cores() -> int:
 
 def _failed(task: CaseTask, error: str) -> CaseResult:
     return CaseResult(case=task.case, pred=task.pred, gt=task.gt, error=error)
+
+
+def failed_result(task: CaseTask, error: str) -> CaseResult:
+    """The result of a case that could not be scored: its files and ``error`` (one line)."""
+    return _failed(task, error)
+
+
+def split_missing(tasks: Iterable[CaseTask], missing: str) -> tuple[list[CaseResult], list[CaseTask]]:
+    """The results that need no work (a missing prediction under ``--missing error``) and the cases to score.
+
+    ``missing="skip"`` leaves cases without a prediction out; ``"zero"`` scores them.
+    """
+    check_missing(missing)
+    early: list[CaseResult] = []
+    todo: list[CaseTask] = []
+    for task in tasks:
+        if task.pred is None and missing == "skip":
+            continue
+        if task.pred is None and missing == "error":
+            early.append(_failed(task, MISSING_MESSAGE))
+        else:
+            todo.append(task)
+    return early, todo
 
 
 def run_batch(
@@ -117,15 +141,7 @@ def run_batch(
     n_jobs = available_cores() if jobs is None else int(jobs)
     if n_jobs < 1:
         raise OptionError(f"--jobs: must be at least 1 (got {jobs})")
-    early: list[CaseResult] = []
-    todo: list[CaseTask] = []
-    for task in tasks:
-        if task.pred is None and missing == "skip":
-            continue
-        if task.pred is None and missing == "error":
-            early.append(_failed(task, MISSING_MESSAGE))
-        else:
-            todo.append(task)
+    early, todo = split_missing(tasks, missing)
     n_jobs = min(n_jobs, max(1, len(todo)))
     source: Iterator[CaseResult]
     backend = get_backend(device)

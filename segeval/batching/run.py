@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from segeval.backends import Backend
+from segeval.batching.cluster import ClusterOptions, SchedulerLost, run_on_cluster
 from segeval.batching.journal import ResultStream, journal_path, load_finished
 from segeval.batching.pool import run_batch
 from segeval.errors import OutputError
@@ -61,20 +62,26 @@ class BatchInterrupted(KeyboardInterrupt):
     kept_in : Path or None
         The file holding every finished case (for ``--resume``); None without ``-o``.
     signum : int
-        The signal that stopped it (2 for Ctrl-C, 15 for SIGTERM, 1 for SIGHUP).
+        The signal that stopped it (2 for Ctrl-C, 15 for SIGTERM, 1 for SIGHUP); 2 too
+        when the connection to a Dask scheduler was lost.
+    cause : str or None
+        What stopped it when it was not a signal (a lost Dask scheduler), for the message.
     """
 
-    def __init__(self, scored: int, total: int, n_finished: int, kept_in: Path | None, signum: int = 2) -> None:
+    def __init__(self, scored: int, total: int, n_finished: int, kept_in: Path | None, signum: int = 2,
+                 cause: str | None = None) -> None:
         self.scored = scored
         self.total = total
         self.kept_in = kept_in
         self.signum = signum
+        self.cause = cause
         if kept_in is None:
             where = "nothing was saved (give -o FILE to keep results)"
         else:
             where = (f"the {n_finished} finished cases are in {kept_in}; run the same command with --resume "
                      "to score the rest")
-        super().__init__(f"interrupted after {scored} of {total} cases; {where}")
+        stopped = "interrupted" if cause is None else f"{cause}: stopped"
+        super().__init__(f"{stopped} after {scored} of {total} cases; {where}")
 
 
 def _run_options(missing: str, resample_pred: bool, pairing: str) -> dict[str, Any]:
@@ -111,6 +118,7 @@ def run_resumable(
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
     say: Callable[[str], None] | None = None,
+    cluster: ClusterOptions | None = None,
 ) -> Report:
     """Score ``tasks`` not already in ``output``, streaming each result there; the whole report.
 
@@ -133,6 +141,10 @@ def run_resumable(
         See :data:`Progress`; started after the worker processes.
     warn, say : callable, optional
         Receive warnings and progress messages (one line each).
+    cluster : ClusterOptions, optional
+        Score on this Dask cluster instead of local processes (``jobs`` is then
+        unused): :func:`segeval.batching.cluster.run_on_cluster`. A lost scheduler
+        connection stops the run as Ctrl-C does.
 
     Returns
     -------
@@ -144,7 +156,8 @@ def run_resumable(
     Raises
     ------
     BatchInterrupted
-        On Ctrl-C; the finished cases are in ``output`` (or its journal).
+        On Ctrl-C, or when a Dask scheduler's connection is lost; the finished
+        cases are in ``output`` (or its journal).
     ReportError
         ``resume`` found an output written with other settings.
     """
@@ -173,8 +186,13 @@ def run_resumable(
     stream = ResultStream(out, fmt, settings_dict, kept=kept) if out is not None else None
     try:
         # run_batch starts the workers before the progress bar starts its thread.
-        with run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing,
-                       device=device, allow_outside_data_files=allow_outside_data_files) as run, (progress or _no_progress)(len(todo)) as advance:
+        if cluster is None:
+            runner = run_batch(todo, settings, jobs=jobs, resample_pred=resample_pred, missing=missing,
+                               device=device, allow_outside_data_files=allow_outside_data_files)
+        else:
+            runner = run_on_cluster(todo, settings, cluster=cluster, resample_pred=resample_pred, missing=missing,
+                                    device=device, allow_outside_data_files=allow_outside_data_files, say=say)
+        with runner as run, (progress or _no_progress)(len(todo)) as advance:
             for result in run:
                 if stream is not None:
                     stream.add(result)
@@ -182,13 +200,14 @@ def run_resumable(
                 advance(result)
     except OutputError as exc:
         raise _stopped_by_output(exc, stream, len(results)) from None
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, SchedulerLost) as exc:
         kept_in = None
         if stream is not None:
             stream.close()
             kept_in = stream.kept_in
         raise BatchInterrupted(len(results) - len(kept), len(todo), len(results), kept_in,
-                               getattr(exc, "signum", 2)) from None
+                               getattr(exc, "signum", 2),
+                               cause=str(exc) if isinstance(exc, SchedulerLost) else None) from None
     cases = sorted(results.values(), key=lambda c: c.case)
     complete_label_set(cases, settings)
     report = Report(settings=report_settings(settings, cases, **run_options), cases=cases)
