@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-COMMANDS = ("score", "batch", "check", "gate", "info", "metrics", "report")
+COMMANDS = ("score", "batch", "check", "gate", "info", "metrics", "report", "rank")
 WIDTH = 100
 
 

@@ -13,6 +13,9 @@ from segeval.errors import MissingDependencyError
 _EXTRAS = {
     "cupy": ("gpu", "the GPU backend (--device gpu)"),
     "cupyx": ("gpu", "the GPU backend (--device gpu)"),
+    "cc3d": ("lesions", "lesion-wise metrics (--lesions)"),
+    "distributed": ("dask", "running cases on a Dask cluster (batch --scheduler)"),
+    "dask": ("dask", "running cases on a Dask cluster (batch --scheduler)"),
 }
 
 

@@ -25,29 +25,36 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segeval.metrics._checks", "segeval.metrics._numba"),
     # the metric core: arrays in, arrays out
     ("segeval.metrics._hist_numpy", "segeval.metrics._hist_jit", "segeval.metrics.confusion",
-     "segeval.metrics._inputs", "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics.surface"),
+     "segeval.metrics._inputs", "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics.surfels",
+     "segeval.metrics.surface"),
+    # lesion-wise protocols: components, matching, per-case numbers (arrays in, numbers out)
+    ("segeval.lesions.protocols", "segeval.lesions.components", "segeval.lesions.matching",
+     "segeval.lesions.aggregate", "segeval.lesions"),
     ("segeval.metrics.registry", "segeval.metrics"),
     # volumes and files, label sets, settings
     ("segeval.volume", "segeval.labels"),
     ("segeval.io._content", "segeval.io._gzip", "segeval.io", "segeval.io.nifti", "segeval.io.itk", "segeval.io.npy",
      "segeval.settings"),
     # one case, and statistics over cases
-    ("segeval.summary", "segeval.scoring", "segeval.info"),
+    ("segeval.lesions.outputs", "segeval.summary", "segeval.scoring", "segeval.info"),
     # reading and writing reports; running batches
     ("segeval.report.numbers", "segeval.report.fitting", "segeval.report.overview", "segeval.report.reading",
      "segeval.report.writers", "segeval.report.nnunet",
      "segeval.report.terminal", "segeval.report._plots", "segeval.report",
-     "segeval.batching.pairing", "segeval.batching.pool",
+     "segeval.batching.pairing", "segeval.batching.pool", "segeval.batching.cluster",
      "segeval.batching.journal", "segeval.batching.run", "segeval.batching.folders", "segeval.batching",
      "segeval.check"),
     # judging reports, and rendering the judgement
     ("segeval.gate.checks", "segeval.gate.stats", "segeval.gate.config", "segeval.gate.values", "segeval.gate.judge",
      "segeval.gate"),
+    # challenge rankings of several reports (the missing rule, the schemes, the bootstrap)
+    ("segeval.ranking._wilcoxon_jit", "segeval.ranking.schemes", "segeval.ranking.stability", "segeval.ranking.table", "segeval.ranking.run",
+     "segeval.ranking.writers", "segeval.ranking"),
     # rendering judgements and the HTML page (its paired change is gate.stats' bootstrap)
-    ("segeval.report.gate_render", "segeval.report.html"),
+    ("segeval.report.gate_render", "segeval.report.html", "segeval.report.rank_html"),
     # the command line, and the public API at the top
     ("segeval.cli._app", "segeval.cli._common", "segeval.cli._feedback", "segeval.cli.score", "segeval.cli.info", "segeval.cli.gate",
-     "segeval.cli.batch", "segeval.cli.check", "segeval.cli.metrics", "segeval.cli.report", "segeval.cli"),
+     "segeval.cli.batch", "segeval.cli.check", "segeval.cli.metrics", "segeval.cli.report", "segeval.cli.rank", "segeval.cli"),
     ("segeval", "segeval.__main__"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -65,6 +65,9 @@ PercentileOpt = Annotated[float, typer.Option(
 SpacingOpt = Annotated[str | None, typer.Option(
     "--spacing", metavar="X,Y,Z", rich_help_panel=GEOMETRY,
     help="Voxel spacing in mm: for .npy/.npz inputs, which carry none, or replacing a header's.")]
+SurfaceWeightsOpt = Annotated[str, typer.Option(
+    "--surface-weights", metavar="[voxels|area]", rich_help_panel=METRICS_PANEL,
+    help="Distances between boundary voxels counted alike, or DeepMind's surface elements weighted by area.")]
 InfOpt = Annotated[str | None, typer.Option(
     "--inf-distance", metavar="[diagonal|MM]", rich_help_panel=METRICS_PANEL,
     help="Replace infinite distances (one mask empty) by the volume's diagonal or a value in mm.")]
@@ -97,6 +100,32 @@ RecursiveOpt = Annotated[bool, typer.Option(
 CaseRegexOpt = Annotated[str | None, typer.Option(
     "--case-regex", metavar="REGEX", rich_help_panel=CASES, help="Python regex searched in each file name; its group (or its group named case) is "
     "the case id, e.g. 'pred_(\\d+)'. Files it does not match pair by name.")]
+#: ``--lesions`` choices, as the help lists them (tests/lesions holds it to segeval.lesions.PROTOCOLS).
+LESION_PROTOCOLS = ("brats2023", "brats2023-men", "brats2023-met", "brats2024", "panoptica", "iou")
+LesionsOpt = Annotated[str | None, typer.Option(
+    "--lesions", metavar="[" + "|".join(LESION_PROTOCOLS) + "]", rich_help_panel=METRICS_PANEL,
+    help="Lesion-wise metrics by a named protocol: lesion_dice, lesion_hd95, lesion_tp/fp/fn, recall, precision, "
+    "F1, SQ, PQ per label.")]
+LesionConnectivityOpt = Annotated[int | None, typer.Option(
+    "--lesion-connectivity", metavar="[6|18|26]", rich_help_panel=METRICS_PANEL,
+    help="Connectivity of lesion components (default 26).")]
+LesionDilationOpt = Annotated[int | None, typer.Option(
+    "--lesion-dilation", metavar="N", rich_help_panel=METRICS_PANEL,
+    help="brats protocols: dilation iterations merging nearby lesions (replaces the protocol's).")]
+LesionMinVolumeOpt = Annotated[float | None, typer.Option(
+    "--lesion-min-volume", metavar="MM3", rich_help_panel=METRICS_PANEL,
+    help="brats protocols: GT lesions of at most this volume are left out (replaces the protocol's).")]
+LesionPenaltyOpt = Annotated[float | None, typer.Option(
+    "--lesion-penalty-mm", metavar="X", rich_help_panel=METRICS_PANEL,
+    help="HD95 of a missed lesion or a false positive (brats2023: 374, brats2024: 337).")]
+LesionIouOpt = Annotated[float | None, typer.Option(
+    "--lesion-iou", metavar="T", rich_help_panel=METRICS_PANEL, help="--lesions iou: match pairs with IoU > T (default 0.5).")]
+LesionRecordsOpt = Annotated[Path | None, typer.Option(
+    "--lesion-records", metavar="FILE", rich_help_panel=OUTPUT,
+    help="Write a CSV with one row per GT lesion and per false-positive component.")]
+LesionMapsOpt = Annotated[Path | None, typer.Option(
+    "--lesion-maps", metavar="DIR", rich_help_panel=OUTPUT,
+    help="Write per case and label a map on the GT grid: 1 found, 2 missed, 3 false positive.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table.")]
 
@@ -120,6 +149,8 @@ def settings_from_options(
     spacing: str | None,
     inf_distance: str | None,
     dataset_json: Path | None = None,
+    lesions: Any = None,
+    surface_weights: str = "voxels",
 ) -> Any:
     """The shared options of ``score`` and ``batch``, as the one settings builder reads them."""
     from segeval.settings import build_settings
@@ -128,8 +159,55 @@ def settings_from_options(
         labels=labels, label_names=label_names, regions=region, ignore_label=ignore_label,
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
         empty=empty, tolerance_mm=tolerance, percentile=percentile, spacing_mm=spacing,
-        inf_distance=inf_distance, dataset_json=dataset_json,
+        inf_distance=inf_distance, dataset_json=dataset_json, lesions=lesions, surface_weights=surface_weights,
     )
+
+
+def lesion_options(
+    protocol: str | None, *, connectivity: int | None, dilation: int | None, min_volume: float | None,
+    penalty_mm: float | None, iou: float | None, records: Path | None, maps: Path | None,
+) -> Any:
+    """``--lesions`` and its options -> ``LesionSettings`` (None without ``--lesions``); checks the outputs first.
+
+    ``--lesion-records`` must be writable and ``--lesion-maps`` a folder (made if missing), before any case.
+    """
+    from segeval.lesions import parse_lesions
+
+    if protocol is None and records is not None:
+        raise OptionError("--lesion-records: needs --lesions PROTOCOL")
+    settings = parse_lesions(protocol, connectivity=connectivity, dilation=dilation, min_volume_mm3=min_volume,
+                             penalty_mm=penalty_mm, iou_threshold=iou, maps_dir=str(maps) if maps else None)
+    if records is not None:
+        from segeval.report.writers import check_writable
+
+        check_writable(records, "--lesion-records")
+    if maps is not None:
+        if maps.exists() and not maps.is_dir():
+            raise OptionError(f"--lesion-maps {maps}: not a folder")
+        try:
+            maps.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OptionError(f"--lesion-maps {maps}: cannot make the folder ({exc.strerror or exc})") from None
+    return settings
+
+
+def write_lesion_records(path: Path | None, results: Any, quiet: bool) -> None:
+    """``--lesion-records``: the records of every scored case, in case order, written atomically."""
+    if path is None:
+        return
+    from segeval.cli._feedback import wrote
+    from segeval.lesions.outputs import records_csv
+    from segeval.report.writers import write_atomic
+
+    rows = [r for c in results for r in c.lesion_records]
+    write_atomic(path, records_csv(rows), option="--lesion-records")
+    wrote(path, f"{len(rows)} lesion rows", quiet=quiet)
+    # Cases kept from an earlier run (--resume) come back from the report, which holds no per-lesion rows.
+    kept = [c.case for c in results if c.error is None and not c.lesion_records
+            and any(float(r.get(k) or 0) > 0 for r in c.labels for k in ("lesion_tp", "lesion_fn", "lesion_fp"))]
+    if kept:
+        warn(f"--lesion-records {path}: no rows for {len(kept)} case(s) kept from the earlier run "
+             f"({', '.join(kept[:3])}{', ...' if len(kept) > 3 else ''}); run without --resume for them", quiet=quiet)
 
 
 def output_format(fmt: str | None, output: Path | None) -> str:
@@ -187,6 +265,23 @@ def stderr_console() -> Any:
     from rich.console import Console
 
     return Console(file=sys.stderr, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=True)
+
+
+def named_paths(args: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` or ``PATH`` arguments (``report``, ``rank``) -> name to path, in order.
+
+    A path that exists is a path even with a ``=`` in it; a bare path is named
+    by its file name, and a name given twice gets its position (``results.json (2)``).
+    """
+    named: dict[str, Path] = {}
+    for i, arg in enumerate(args):
+        name, sep, path = arg.partition("=")
+        if not sep or not name or Path(arg).exists():
+            name, path = Path(arg).name, arg
+        if name in named:
+            name = f"{name} ({i + 1})"
+        named[name] = Path(path)
+    return named
 
 
 def warn(message: str, *, quiet: bool = False) -> None:

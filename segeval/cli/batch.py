@@ -32,6 +32,14 @@ from segeval.cli._common import (
     InfOpt,
     LabelNamesOpt,
     LabelsOpt,
+    LesionConnectivityOpt,
+    LesionDilationOpt,
+    LesionIouOpt,
+    LesionMapsOpt,
+    LesionMinVolumeOpt,
+    LesionPenaltyOpt,
+    LesionRecordsOpt,
+    LesionsOpt,
     MetricsOpt,
     OutputOpt,
     OutsideOpt,
@@ -43,13 +51,16 @@ from segeval.cli._common import (
     ResampleOpt,
     SmoothOpt,
     SpacingOpt,
+    SurfaceWeightsOpt,
     ToleranceOpt,
+    lesion_options,
     output_format,
     settings_from_options,
     stderr_console,
     stdout_console,
     table_width,
     warn,
+    write_lesion_records,
 )
 from segeval.cli._feedback import cases, log_progress, wrote
 from segeval.cli.score import gate_checks, judge_inline
@@ -88,10 +99,19 @@ def batch_command(
     empty: EmptyOpt = "nan",
     tolerance: ToleranceOpt = 1.0,
     percentile: PercentileOpt = 95.0,
+    surface_weights: SurfaceWeightsOpt = "voxels",
     spacing: SpacingOpt = None,
     inf_distance: InfOpt = None,
     resample_pred: ResampleOpt = False,
     allow_outside_data_files: OutsideOpt = False,
+    lesions: LesionsOpt = None,
+    lesion_connectivity: LesionConnectivityOpt = None,
+    lesion_dilation: LesionDilationOpt = None,
+    lesion_min_volume: LesionMinVolumeOpt = None,
+    lesion_penalty_mm: LesionPenaltyOpt = None,
+    lesion_iou: LesionIouOpt = None,
+    lesion_records: LesionRecordsOpt = None,
+    lesion_maps: LesionMapsOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     device: DeviceOpt = "cpu",
@@ -138,6 +158,22 @@ def batch_command(
     resume: Annotated[bool, typer.Option(
         "--resume", rich_help_panel=RUN, help="With -o: keep the cases already scored there (by an interrupted or earlier run) "
         "and score only the rest; failed cases are tried again.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", metavar="ADDRESS", rich_help_panel=RUN,
+        help="Score the cases on this Dask cluster (tcp://HOST:8786; default $DASK_SCHEDULER_ADDRESS unless --jobs "
+        "is given); the workers read the files from the same paths. Needs segeval[dask].")] = None,
+    scheduler_file: Annotated[Path | None, typer.Option(
+        "--scheduler-file", metavar="FILE", rich_help_panel=RUN,
+        help="The Dask scheduler's JSON file (dask scheduler --scheduler-file, dask-jobqueue) instead of "
+        "--scheduler.")] = None,
+    retries: Annotated[int | None, typer.Option(
+        "--retries", metavar="N", rich_help_panel=RUN,
+        help="With a Dask cluster: times a case is re-run after its task raised for a machine reason (default 1).")]
+    = None,
+    resources: Annotated[str | None, typer.Option(
+        "--resources", metavar="NAME=N", rich_help_panel=RUN,
+        help="With a Dask cluster: worker resources each case needs, e.g. GPU=1 for workers started with "
+        "--resources GPU=1.")] = None,
     debug: DebugOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
@@ -167,12 +203,16 @@ def batch_command(
         raise OptionError("--config and --no-config: give one of them")
     if resume and output is None:
         raise OptionError("--resume needs -o FILE: the output of the run to continue")
+    cluster = _cluster(scheduler, scheduler_file, retries, resources, jobs, debug)
     summary_fmt = _summary_format(summary)
     # Fail before scoring, not after an hour of it, when an output cannot be written.
     for path, option in ((output, "-o"), (summary, "--summary"), (nnunet_summary, "--nnunet-summary"),
                          (html, "--html")):
         if path is not None:
             check_writable(path, option)
+    lesion_settings = lesion_options(
+        lesions, connectivity=lesion_connectivity, dilation=lesion_dilation, min_volume=lesion_min_volume,
+        penalty_mm=lesion_penalty_mm, iou=lesion_iou, records=lesion_records, maps=lesion_maps)
     if html is not None:  # a missing extra fails now, not after the run
         from segeval.report._plots import require
 
@@ -189,14 +229,16 @@ def batch_command(
         labels=labels, label_names=label_names, region=region, ignore_label=ignore_label,
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta,
         smooth=smooth, empty=empty, tolerance=tolerance, percentile=percentile, spacing=spacing,
-        inf_distance=inf_distance, dataset_json=dataset_json,
+        inf_distance=inf_distance, dataset_json=dataset_json, lesions=lesion_settings,
+        surface_weights=surface_weights,
     )
     checks = gate_checks(fail_under, config)
     if by is not None:  # a typo in --by fails now, not after the run
         from segeval.report.overview import parse_by
 
         parse_by(by, list(settings.to_dict()["metrics"]))
-    backend = get_backend(device)
+    # On a cluster each worker finds its own device; this machine may have no GPU.
+    backend = get_backend(device) if cluster is None else _device_name(device)
     if not quiet:
         _report_pairing(pairing, missing, dataset_json, settings)
         for line in argument_order_warnings(pred_dir, gt_dir):
@@ -212,7 +254,7 @@ def batch_command(
             allow_outside_data_files=allow_outside_data_files,
             progress=None if quiet else (_progress if sys.stderr.isatty() else log_progress),
             warn=lambda text: warn(text, quiet=quiet),
-            say=None if quiet else _say,
+            say=None if quiet else _say, cluster=cluster,
         )
     except BatchInterrupted as exc:
         sys.stderr.write(f"segeval: {exc}\n")
@@ -243,6 +285,7 @@ def batch_command(
         if metric not in report.metrics:
             metric = report.metrics[0]
         write_html_report(html, {"batch": report}, metric=metric, worst=worst, option="--html")
+    write_lesion_records(lesion_records, report.cases, quiet)
     _say_written(report, output, summary, nnunet_summary, html, quiet=quiet, printed=out_fmt != "table")
     _report_problems(report, quiet)
     from segeval.scoring import label_set_warnings
@@ -260,6 +303,45 @@ def _render(report: Report, fmt: str) -> str:
     from segeval.report.writers import render
 
     return render(report, fmt)
+
+
+def _cluster(scheduler: str | None, scheduler_file: Path | None, retries: int | None, resources: str | None,
+             jobs: str | None, debug: bool) -> Any:
+    """The Dask cluster of ``--scheduler``, ``--scheduler-file`` or ``$DASK_SCHEDULER_ADDRESS`` (unless ``--jobs``
+    is given), or None for the local pool."""
+    from segeval.batching.cluster import cluster_options
+    from segeval.errors import OptionError
+
+    if jobs is not None and (scheduler is not None or scheduler_file is not None):
+        raise OptionError("--jobs is for the local pool; with --scheduler or --scheduler-file the cluster's "
+                          "workers score the cases")
+    cluster = cluster_options(scheduler, scheduler_file, retries=1 if retries is None else retries,
+                              resources=resources, environ=None if jobs is None else {})
+    if cluster is None:
+        for given, option in ((retries is not None, "--retries"), (resources is not None, "--resources")):
+            if given:
+                raise OptionError(f"{option} is for runs on a Dask cluster: give --scheduler or --scheduler-file "
+                                  "too")
+        return None
+    if not debug:
+        import logging
+
+        # distributed logs a lost scheduler as tracebacks; segeval says it in one line. Its config gives
+        # some of its loggers levels of their own when it is imported (cluster_options imported it).
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name == "distributed" or name.startswith("distributed."):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+    return cluster
+
+
+def _device_name(device: str) -> str:
+    """``--device`` checked by name only: the workers of a cluster choose their own device."""
+    from segeval.backends import DEVICES
+    from segeval.errors import OptionError
+
+    if device.lower() not in DEVICES:
+        raise OptionError(f"--device: expected cpu, gpu or auto; got {device!r}")
+    return device.lower()
 
 
 def _jobs(text: str | None) -> int | None:

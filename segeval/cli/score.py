@@ -22,6 +22,14 @@ from segeval.cli._common import (
     InfOpt,
     LabelNamesOpt,
     LabelsOpt,
+    LesionConnectivityOpt,
+    LesionDilationOpt,
+    LesionIouOpt,
+    LesionMapsOpt,
+    LesionMinVolumeOpt,
+    LesionPenaltyOpt,
+    LesionRecordsOpt,
+    LesionsOpt,
     MetricsOpt,
     OutputOpt,
     OutsideOpt,
@@ -31,11 +39,14 @@ from segeval.cli._common import (
     ResampleOpt,
     SmoothOpt,
     SpacingOpt,
+    SurfaceWeightsOpt,
     ToleranceOpt,
+    lesion_options,
     output_format,
     stdout_console,
     table_width,
     warn,
+    write_lesion_records,
 )
 from segeval.cli._feedback import cases, wrote
 
@@ -61,10 +72,19 @@ def score_command(
     empty: EmptyOpt = "nan",
     tolerance: ToleranceOpt = 1.0,
     percentile: PercentileOpt = 95.0,
+    surface_weights: SurfaceWeightsOpt = "voxels",
     spacing: SpacingOpt = None,
     inf_distance: InfOpt = None,
     resample_pred: ResampleOpt = False,
     allow_outside_data_files: OutsideOpt = False,
+    lesions: LesionsOpt = None,
+    lesion_connectivity: LesionConnectivityOpt = None,
+    lesion_dilation: LesionDilationOpt = None,
+    lesion_min_volume: LesionMinVolumeOpt = None,
+    lesion_penalty_mm: LesionPenaltyOpt = None,
+    lesion_iou: LesionIouOpt = None,
+    lesion_records: LesionRecordsOpt = None,
+    lesion_maps: LesionMapsOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     device: DeviceOpt = "cpu",
@@ -85,12 +105,15 @@ def score_command(
 
     out_fmt = output_format(fmt, output)
     checks = gate_checks(fail_under, config)
+    lesion_settings = lesion_options(
+        lesions, connectivity=lesion_connectivity, dilation=lesion_dilation, min_volume=lesion_min_volume,
+        penalty_mm=lesion_penalty_mm, iou=lesion_iou, records=lesion_records, maps=lesion_maps)
     report = score(
         pred, gt, labels=labels, label_names=label_names, regions=region, ignore_label=ignore_label,
         include_background=include_background, metrics=metrics, alpha=alpha, beta=beta, smooth=smooth,
         empty=empty, tolerance_mm=tolerance, percentile=percentile, spacing_mm=spacing,
         inf_distance=inf_distance, resample_pred=resample_pred, device=device,
-        allow_outside_data_files=allow_outside_data_files,
+        allow_outside_data_files=allow_outside_data_files, lesions=lesion_settings, surface_weights=surface_weights,
     )
     for note in report.cases[0].notes:
         # A reader's note names its file already; the others are about the case.
@@ -101,6 +124,7 @@ def score_command(
     if output is not None:
         write_atomic(output, render(report, out_fmt))
         wrote(output, cases(len(report.cases)), quiet=quiet)
+    write_lesion_records(lesion_records, report.cases, quiet)
     if out_fmt == "table" or output is not None:
         if not quiet:
             from segeval.report.terminal import report_tables

@@ -61,7 +61,8 @@ def test_options_are_grouped_in_panels() -> None:
 def test_the_command_list_has_whole_short_sentences() -> None:
     text = _reference_module().help_text()
     commands = text.split("Commands:")[1].strip().splitlines()
-    assert [c.split()[0] for c in commands] == ["score", "batch", "check", "gate", "info", "metrics", "report"]
+    assert [c.split()[0] for c in commands] == ["score", "batch", "check", "gate", "info", "metrics", "rank",
+                                                "report"]
     for line in commands:
         assert line.rstrip().endswith(".") and not line.rstrip().endswith("..."), line
 
