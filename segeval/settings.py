@@ -425,6 +425,9 @@ def build_settings(
     spec = label_set(labels=labels, label_names=label_names, regions=regions, ignore_label=ignore_label,
                      include_background=include_background, dataset_json=dataset_json)
     lesion_settings = LesionSettings(str(lesions).strip().lower()) if isinstance(lesions, str) else lesions
+    if lesion_settings is not None and metrics is not None:  # named lesion metrics come with --lesions
+        names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+        metrics = [n for n in names if n.strip().lower() not in LESION_METRICS] or None
     chosen = parse_metrics(metrics)
     if lesion_settings is not None:
         chosen = (*(m for m in chosen if m not in LESION_METRICS), *LESION_METRICS)

@@ -204,6 +204,9 @@ def parse_metrics(names: str | Iterable[str] | None) -> tuple[str, ...]:
             chosen.update(s.name for s in _SPECS if s.kind == "surface")
         elif item in _SELECTABLE:
             chosen.add(item)
+        elif item in METRICS and METRICS[item].kind == "lesion":
+            raise UnknownMetricError(f"--metrics: {item} is a lesion-wise metric; give --lesions PROTOCOL "
+                                     "(e.g. brats2023), which adds all of them")
         elif item in METRICS:
             always.append(item)
         else:

@@ -159,3 +159,14 @@ def test_resume_says_which_cases_have_no_lesion_rows(folders: tuple[Path, Path],
     assert r.exit_code == 0, r.output
     assert "no rows for 2 case(s) kept from the earlier run" in r.stderr
     assert records.read_text().splitlines() == [",".join(RECORD_COLUMNS)]  # the header alone
+
+
+def test_a_lesion_metric_without_lesions_is_refused_not_ignored(folders: tuple[Path, Path]) -> None:
+    pred, gt = folders
+    case = "far_fp27.nii.gz"
+    r = run("score", pred / case, gt / case, "--metrics", "dice,lesion_dice")
+    assert r.exit_code == 2 and "lesion_dice is a lesion-wise metric; give --lesions PROTOCOL" in r.stderr
+    r = run("score", pred / case, gt / case, "--metrics", "dice,lesion_dice", "--lesions", "panoptica", "-f", "json")
+    assert r.exit_code == 0, r.output
+    entry = json.loads(r.stdout)["cases"][0]["labels"][0]
+    assert "dice" in entry and "lesion_dice" in entry and "hd95" not in entry
