@@ -152,6 +152,17 @@ def _is_distance(metric: str) -> bool:
     return METRICS[metric].unit == "mm" if metric in METRICS else False
 
 
+def _is_count(metric: str) -> bool:
+    """A detection count (lesion TP/FP/FN): summed over cases in a summary, not averaged."""
+    return metric in METRICS and METRICS[metric].unit == "lesions"
+
+
+def _row_entries(rows: Sequence[Any], shown: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary entry of each table row (an empty one for the row counting hidden labels)."""
+    entries = iter(shown)
+    return [next(entries) if r[2] is not None else {"label": None} for r in rows]
+
+
 def _digits(metric: str) -> int:
     return 2 if _is_distance(metric) else 3
 
@@ -241,11 +252,16 @@ def summary_tables(
         rows.append((str(e["label"]), e.get("name") or "", stats[e["label"]]))
     cols = [Column("Label", [r[0] for r in rows], key=True), Column("Name", [r[1] for r in rows], justify="left",
                                                                      key=True, fold=True)]
+    pooled = {e["label"]: e for e in summary.get("lesions", [])}  # detection counts summed over cases
     for m in metrics:
         h = header(m, report.settings)
         blank = Text("")
-        cols.append(Column(h, [stat_cell(m, s[m]["mean"], s[m]["std"], s[m]["n_inf"]) if s else blank
-                               for *_, s in rows]))
+        if _is_count(m):
+            cols.append(Column(h, [Text(str(pooled.get(e["label"], {}).get(m, ""))) if s else blank
+                                   for (_, _, s), e in zip(rows, _row_entries(rows, shown))]))
+        else:
+            cols.append(Column(h, [stat_cell(m, s[m]["mean"], s[m]["std"], s[m]["n_inf"]) if s else blank
+                                   for *_, s in rows]))
         if verbose:
             cols.append(Column(f"{h} median", [cell(m, s[m]["median"]) if s else blank for *_, s in rows]))
             cols.append(Column(f"{h} min", [cell(m, s[m]["min"]) if s else blank for *_, s in rows]))
@@ -259,11 +275,15 @@ def summary_tables(
     for m in metrics:
         n_inf = sum(s[m]["n_inf"] for s in stats.values())
         mac = (_finite_macro(stats, m) if _is_distance(m) else summary["macro"][m])
-        cols[i].cells[-2] = stat_cell(m, mac, None, n_inf)
+        cols[i].cells[-2] = (Text(str(sum(int(e.get(m, 0)) for e in pooled.values())), style="bold")
+                             if _is_count(m) else stat_cell(m, mac, None, n_inf))
         cols[i].cells[-1] = cell(m, summary["micro"][m]) if m in summary["micro"] else Text("")
         i += 4 if verbose else 1
     caption = units_caption(metrics)
     caption = "mean ± std over cases" + (f"; {caption}" if caption else "")
+    counted = [header(m, report.settings) for m in metrics if _is_count(m)]
+    if counted:
+        caption += f"; {', '.join(counted)}: lesions summed over cases (macro: over labels)"
     out: list[Any] = fitted_tables(cols, width=width, title=title, caption=caption, sections=[len(rows)])
     out += _summary_lines(report, summary, metrics, stats)
     failed_zero = dice_with_failed_as_zero(report, summary)

@@ -108,6 +108,33 @@ def test_summary_pools_the_detection_counts(folders: tuple[Path, Path], tmp_path
     assert per_label["lesion_dice"]["mean"] == pytest.approx((0.5 + 0.5) / 2)
 
 
+def test_the_summary_table_shows_the_pooled_counts(folders: tuple[Path, Path]) -> None:
+    pred_dir, gt_dir = folders
+    r = run("batch", pred_dir, gt_dir, "--lesions", "brats2023-met", "--metrics", "dice", "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    head = next(line.split() for line in lines if line.startswith("Label"))
+    row = next(line.split() for line in lines if line.lstrip().startswith("1 "))
+    # the row reads: 1, (no name), the mean ± std cells (three words each), the counts as plain totals
+    cells = dict(zip(head[2:], _cells(row[1:])))
+    assert (cells["LTP"], cells["LFP"], cells["LFN"]) == ("2", "1", "1")
+    assert "LTP, LFP, LFN: lesions summed over cases" in r.stdout
+
+
+def _cells(words: list[str]) -> list[str]:
+    """Table words joined back into cells: ``0.500 ± 0.000`` is one cell."""
+    cells: list[str] = []
+    i = 0
+    while i < len(words):
+        if i + 2 < len(words) and words[i + 1] == "±":
+            cells.append(" ".join(words[i:i + 3]))
+            i += 3
+        else:
+            cells.append(words[i])
+            i += 1
+    return cells
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
