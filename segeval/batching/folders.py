@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from segeval.backends import Backend
 from segeval.batching.pairing import (
@@ -137,6 +139,9 @@ def batch(
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
     surface_weights: str = "voxels",
+    scheduler: Any = None,
+    retries: int | None = None,
+    resources: str | Sequence[tuple[str, float]] | None = None,
 ) -> Report:
     """Score every case of two folders (or a ``pairs`` CSV): ``segeval batch`` from Python.
 
@@ -164,6 +169,13 @@ def batch(
         Where to compute.
     progress, warn : callable, optional
         A progress bar (:data:`segeval.batching.run.Progress`) and a receiver of warnings.
+    scheduler : str or distributed.Client, optional
+        Score on this Dask cluster (``"tcp://host:8786"``, or a client to use and
+        leave open) instead of local processes, as ``--scheduler`` does; the
+        workers read the files from the same paths. ``$DASK_SCHEDULER_ADDRESS``
+        is not read here: name the cluster. Needs ``segeval[dask]``.
+    retries, resources
+        With ``scheduler`` only: as ``--retries`` (default 1) and ``--resources`` (``"GPU=1"``).
 
     Returns
     -------
@@ -194,6 +206,7 @@ def batch(
         raise OptionError("resume needs output: the report of the run to continue")
     if jobs is not None and jobs < 1:
         raise OptionError(f"jobs: must be at least 1 (got {jobs})")
+    cluster = _cluster(scheduler, retries, resources)
     pairing, dataset_json = pair_folders(pred_dir, gt_dir, pairs=pairs, pattern=pattern, pred_suffix=pred_suffix,
                                          recursive=recursive, case_regex=case_regex)
     settings = build_settings(
@@ -210,5 +223,21 @@ def batch(
     return run_resumable(
         pairing.tasks(missing), settings, output=output, fmt=fmt or "json", resume=resume, jobs=jobs,
         resample_pred=resample_pred, missing=missing, pairing=pairing.rule, device=device,
-        allow_outside_data_files=allow_outside_data_files, progress=progress, warn=warn,
+        allow_outside_data_files=allow_outside_data_files, progress=progress, warn=warn, cluster=cluster,
     )
+
+
+def _cluster(scheduler: Any, retries: int | None, resources: str | Sequence[tuple[str, float]] | None) -> Any:
+    """The :class:`~segeval.batching.cluster.ClusterOptions` of :func:`batch`'s ``scheduler``, or None."""
+    if scheduler is None:
+        if retries is not None or resources:
+            raise OptionError("retries and resources are for runs on a Dask cluster: give scheduler too")
+        return None
+    from segeval.batching.cluster import cluster_options
+
+    tries = 1 if retries is None else retries
+    if isinstance(scheduler, str):
+        return cluster_options(scheduler, retries=tries, resources=resources, environ={})
+    options = cluster_options("client", retries=tries, resources=resources, environ={})  # checks the rest
+    assert options is not None  # an address was given
+    return replace(options, address=None, client=scheduler)

@@ -318,3 +318,18 @@ def test_without_distributed_the_message_says_how_to_install(monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'segeval\[dask\]'"):
         cluster_options("tcp://127.0.0.1:9")
+
+
+def test_the_python_api_runs_on_the_cluster_by_address_or_client(cluster: LoopbackCluster, tmp_path: Path) -> None:
+    import segeval
+
+    sc = make_scenario(tmp_path / "data")
+    want = segeval.batch(sc["pred"], sc["gt"], jobs=1, missing="zero")
+    by_address = segeval.batch(sc["pred"], sc["gt"], scheduler=cluster.address, missing="zero", retries=0)
+    assert _records(by_address.cases) == _records(want.cases)
+    with distributed.Client(cluster.address, timeout="20s") as client:
+        by_client = segeval.batch(sc["pred"], sc["gt"], scheduler=client, missing="zero")
+        assert client.status == "running"  # a client given is left open
+    assert _records(by_client.cases) == _records(want.cases)
+    with pytest.raises(OptionError, match="retries and resources are for runs on a Dask cluster"):
+        segeval.batch(sc["pred"], sc["gt"], retries=3)  # retries without a cluster
