@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segeval.metrics._checks", "segeval.metrics._numba"),
     # the metric core: arrays in, arrays out
     ("segeval.metrics._hist_numpy", "segeval.metrics._hist_jit", "segeval.metrics.confusion",
-     "segeval.metrics._inputs", "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics.surfels",
+     "segeval.metrics._inputs", "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics._surfel_tables", "segeval.metrics.surfels",
      "segeval.metrics.surface"),
     # lesion-wise protocols: components, matching, per-case numbers (arrays in, numbers out)
     ("segeval.lesions.protocols", "segeval.lesions.components", "segeval.lesions.matching",

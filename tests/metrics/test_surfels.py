@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from segeval.errors import InputError, OptionError
-from segeval.metrics import surfels
+from segeval.metrics import _surfel_tables, surfels
 from segeval.metrics.surfels import (
     SurfelDistances,
     average_distances,
@@ -250,8 +250,8 @@ def test_tied_triangulations_have_one_area_at_every_spacing() -> None:
     rng = np.random.default_rng(0)
     spacings = rng.uniform(0.1, 5.0, size=(10, 3))
     for code in range(256):
-        for polygon in surfels._cell_polygons(code, 3):
-            options = [surfels._triangle_normals(polygon, t) for t in surfels._triangulations(len(polygon))]
+        for polygon in _surfel_tables._cell_polygons(code, 3):
+            options = [_surfel_tables._triangle_normals(polygon, t) for t in _surfel_tables._triangulations(len(polygon))]
             areas = np.array([np.linalg.norm(n, axis=1).sum() for n in options])
             best = [n for n, a in zip(options, areas, strict=True) if a >= areas.max() - 1e-12]
             for s0, s1, s2 in spacings:
