@@ -157,12 +157,6 @@ def _is_count(metric: str) -> bool:
     return metric in METRICS and METRICS[metric].unit == "lesions"
 
 
-def _row_entries(rows: Sequence[Any], shown: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The summary entry of each table row (an empty one for the row counting hidden labels)."""
-    entries = iter(shown)
-    return [next(entries) if r[2] is not None else {"label": None} for r in rows]
-
-
 def _digits(metric: str) -> int:
     return 2 if _is_distance(metric) else 3
 
@@ -237,6 +231,10 @@ def summary_tables(
     summary = report.summary()
     metrics = table_metrics(report.metrics, explicit_metrics)
     stats = _label_stats(report, summary, metrics)
+    for entry in summary.get("lesions", []):  # detection counts: their totals over cases
+        for m in metrics:
+            if _is_count(m):
+                stats[entry["label"]][m]["total"] = entry.get(m, "")
     shown, hidden = best_and_worst(summary["per_label"], metrics[0]) if metrics else (summary["per_label"], 0)
     n_ok = summary["n_cases"] - summary["n_failed"]
     title = f"Summary over {n_ok} case{'s' if n_ok != 1 else ''}"
@@ -252,13 +250,11 @@ def summary_tables(
         rows.append((str(e["label"]), e.get("name") or "", stats[e["label"]]))
     cols = [Column("Label", [r[0] for r in rows], key=True), Column("Name", [r[1] for r in rows], justify="left",
                                                                      key=True, fold=True)]
-    pooled = {e["label"]: e for e in summary.get("lesions", [])}  # detection counts summed over cases
     for m in metrics:
         h = header(m, report.settings)
         blank = Text("")
         if _is_count(m):
-            cols.append(Column(h, [Text(str(pooled.get(e["label"], {}).get(m, ""))) if s else blank
-                                   for (_, _, s), e in zip(rows, _row_entries(rows, shown))]))
+            cols.append(Column(h, [Text(str(s[m].get("total", ""))) if s else blank for *_, s in rows]))
         else:
             cols.append(Column(h, [stat_cell(m, s[m]["mean"], s[m]["std"], s[m]["n_inf"]) if s else blank
                                    for *_, s in rows]))
@@ -275,7 +271,7 @@ def summary_tables(
     for m in metrics:
         n_inf = sum(s[m]["n_inf"] for s in stats.values())
         mac = (_finite_macro(stats, m) if _is_distance(m) else summary["macro"][m])
-        cols[i].cells[-2] = (Text(str(sum(int(e.get(m, 0)) for e in pooled.values())), style="bold")
+        cols[i].cells[-2] = (Text(str(sum(int(s[m].get("total") or 0) for s in stats.values())), style="bold")
                              if _is_count(m) else stat_cell(m, mac, None, n_inf))
         cols[i].cells[-1] = cell(m, summary["micro"][m]) if m in summary["micro"] else Text("")
         i += 4 if verbose else 1
