@@ -28,7 +28,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "segeval.metrics._inputs", "segeval.metrics.overlap", "segeval.metrics.boundaries", "segeval.metrics._surfel_tables", "segeval.metrics.surfels",
      "segeval.metrics.surface"),
     # lesion-wise protocols: components, matching, per-case numbers (arrays in, numbers out)
-    ("segeval.lesions.protocols", "segeval.lesions.components", "segeval.lesions.matching",
+    ("segeval.lesions.protocols", "segeval.lesions._kernels", "segeval.lesions.components", "segeval.lesions.brats2024",
+     "segeval.lesions.matching",
      "segeval.lesions.aggregate", "segeval.lesions"),
     ("segeval.metrics.registry", "segeval.metrics"),
     # volumes and files, label sets, settings

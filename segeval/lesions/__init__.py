@@ -8,6 +8,7 @@ label arrays; ``segeval.score(..., lesions="brats2023")`` and
 
 Modules: :mod:`~segeval.lesions.protocols` (names, parameters),
 :mod:`~segeval.lesions.components` (components, dilation merging),
+:mod:`~segeval.lesions.brats2024` (BraTS 2024's joining of lesions across touching sub-regions),
 :mod:`~segeval.lesions.matching` (the two matching rules, per-lesion scores),
 :mod:`~segeval.lesions.aggregate` (per-case numbers),
 :mod:`~segeval.lesions.outputs` (records and lesion maps).
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from segeval.errors import InputError
-from segeval.lesions.aggregate import ClassLesions, case_values, score_class
-from segeval.lesions.components import class_mask
+from segeval.lesions.aggregate import ClassLesions, case_values, class_masks, score_class
+from segeval.lesions.brats2024 import CaseTissues
 from segeval.lesions.protocols import LESION_METRICS, PROTOCOLS, LesionSettings, parse_lesions
 
 __all__ = ["LESION_METRICS", "PROTOCOLS", "ClassLesions", "LesionSettings", "case_values", "lesion_metrics",
@@ -106,8 +107,9 @@ def lesion_metrics(
     else:
         chosen = {int(v): (int(v),) for v in classes}
     out = {}
-    for key, members in chosen.items():
-        res = score_class(class_mask(p, members), class_mask(g, members), settings, members=members,
-                          spacing_mm=spacing, empty=empty)
+    tissues = CaseTissues(p, g, settings, spacing)  # brats2024's sub-region lesions, shared by the classes
+    for (key, members), (pm, gm, box) in zip(chosen.items(), class_masks(p, g, list(chosen.values()), settings)):
+        res = score_class(pm, gm, settings, members=members, spacing_mm=spacing, empty=empty, box=box,
+                          shape=g.shape, tissues=tissues)
         out[key] = res.values
     return out

@@ -8,17 +8,18 @@ matching and aggregation for one scored class.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from segeval.lesions._kernels import class_boxes, masks_in_box
+from segeval.lesions.brats2024 import CaseTissues, join_touching, relabels
 from segeval.lesions.components import drop_small, grow, label_components, merge_by_dilation
 from segeval.lesions.matching import Matching, match_bipartite, match_brats
 from segeval.lesions.protocols import LESION_METRICS, ClassRules, LesionSettings
 
-__all__ = ["ClassLesions", "case_values", "score_class"]
+__all__ = ["ClassLesions", "case_values", "class_masks", "score_class"]
 
 
 @dataclass
@@ -122,13 +123,17 @@ def score_class(
     members: Sequence[int] = (1,),
     spacing_mm: Sequence[float] = (1.0, 1.0, 1.0),
     empty: str = "nan",
+    box: tuple[slice, ...] | None = None,
+    shape: Sequence[int] | None = None,
+    tissues: CaseTissues | None = None,
 ) -> ClassLesions:
     """Lesion-wise scores of one class from its two binary masks.
 
     Parameters
     ----------
     pred, gt : ndarray of bool, same shape (2-D or 3-D)
-        The class's predicted and GT masks.
+        The class's predicted and GT masks: of the whole volume, or, with
+        ``box``, already cut to that box (:func:`class_masks` cuts them).
     settings : LesionSettings
         The protocol and its overrides.
     members : sequence of int
@@ -137,22 +142,44 @@ def score_class(
         Voxel size per axis (volumes and distances).
     empty : {"nan", "one", "zero"}
         Bipartite protocols' value when neither mask has a lesion.
+    box : tuple of slice, optional
+        Where the given masks lie in a volume of ``shape`` (the box
+        :func:`class_masks` gives); default: the masks are the whole volume.
+    shape : sequence of int, optional
+        The volume's shape, with ``box``.
+    tissues : CaseTissues, optional
+        The case's whole label maps (:class:`~segeval.lesions.brats2024.CaseTissues`).
+        ``brats2024`` needs them for the single labels 1-4, whose lesions
+        touching the same lesion of another sub-region are joined
+        (:mod:`segeval.lesions.brats2024`); without them that step is skipped.
     """
     rules = settings.rules(members)
-    shape = tuple(gt.shape)
-    box = _crop(pred, gt, rules.dilation + 2)
-    gt_c = label_components(gt[box], settings.connectivity)
-    pred_c = label_components(pred[box], settings.connectivity)
+    if box is None:
+        shape = tuple(gt.shape)
+        box = _crop(pred, gt, rules.dilation + 2)
+        pred, gt = pred[box], gt[box]
+    else:
+        shape = tuple(shape if shape is not None else gt.shape)
+    gt_c = label_components(gt, settings.connectivity)
+    pred_c = label_components(pred, settings.connectivity)
     if rules.matching == "brats":
         gt_c = merge_by_dilation(gt_c, rules.dilation, settings.connectivity)
         if rules.merge_pred:
             pred_c = merge_by_dilation(pred_c, rules.dilation, settings.connectivity)
         if rules.delete_small_pred:
             pred_c = drop_small(pred_c, rules.min_volume_mm3 / float(np.prod(spacing_mm)))
+        if tissues is not None and relabels(settings, members):
+            gt_c = join_touching(gt_c, box, tissues, int(members[0]), prediction=False)
+            pred_c = join_touching(pred_c, box, tissues, int(members[0]), prediction=True)
         matching = match_brats(gt_c, pred_c, rules, spacing_mm)
     else:
         matching = match_bipartite(gt_c, pred_c, rules, spacing_mm)
     return ClassLesions(case_values(matching, rules, empty), rules, matching, box, shape)
+
+
+def _empty_box(shape: Sequence[int]) -> tuple[slice, ...]:
+    """Where a class absent from both masks is scored: the first voxel (no component anywhere)."""
+    return tuple(slice(0, min(n, 1)) for n in shape)
 
 
 def _crop(pred: np.ndarray, gt: np.ndarray, margin: int) -> tuple[slice, ...]:
@@ -163,7 +190,31 @@ def _crop(pred: np.ndarray, gt: np.ndarray, margin: int) -> tuple[slice, ...]:
     the whole-volume code clips too, or out of reach: the numbers are those of
     the whole volume.
     """
-    found = ndimage.find_objects((pred | gt).view(np.uint8), max_label=1)
-    if not found or found[0] is None:
-        return tuple(slice(0, min(n, 1)) for n in gt.shape)
-    return grow(found[0], margin, gt.shape)
+    (found,) = class_boxes(pred, gt, [(1,)])
+    return _empty_box(gt.shape) if found is None else grow(found, margin, gt.shape)
+
+
+def class_masks(
+    pred: np.ndarray, gt: np.ndarray, classes: Sequence[Sequence[int]], settings: LesionSettings,
+) -> Iterator[tuple[np.ndarray, np.ndarray, tuple[slice, ...]]]:
+    """Each class's two masks cut to its box (as :func:`_crop` grows it), and the box: for :func:`score_class`.
+
+    One pass over both label maps finds every class's bounding box; each
+    class's masks are then made inside its box only, laid out as the
+    whole-volume masks' crops would be (so components get the same ids).
+
+    Parameters
+    ----------
+    pred, gt : ndarray of int, same shape
+        The label maps.
+    classes : sequence of sequence of int
+        Each class's member labels.
+    settings : LesionSettings
+        The protocol (its dilation decides the margin).
+    """
+    shape = tuple(gt.shape)
+    for members, found in zip(classes, class_boxes(pred, gt, classes)):
+        margin = settings.rules(tuple(members)).dilation + 2
+        box = _empty_box(shape) if found is None else grow(found, margin, shape)
+        p, g = masks_in_box(pred, gt, members, box)
+        yield p, g, box

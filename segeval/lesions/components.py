@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from segeval._optional import import_optional
+from segeval.lesions._kernels import component_stats, relabel, renumber
 
 __all__ = ["Components", "class_mask", "dilate_in_box", "drop_small", "grow", "label_components", "merge_by_dilation",
            "union_box"]
@@ -55,22 +56,28 @@ def _connectivity(ndim: int, connectivity: int) -> int:
     return connectivity
 
 
-def _finish(labels: np.ndarray, n: int) -> Components:
+def _finish(labels: np.ndarray, n: int, mask: np.ndarray | None = None) -> Components:
+    """Sizes and boxes of a component map, its ids renumbered in C order of their first voxels if need be.
+
+    cc3d numbers components in its scan order, which follows the mask's
+    memory order; renumbering makes the ids those of a C-order scan (the
+    official code's, which labels C-ordered masks) for a mask of any layout.
+    """
     if labels.dtype.kind != "u" and labels.dtype != np.int32:
         labels = labels.astype(np.int32)  # cc3d's unsigned ids are kept as they are (no copy of the volume)
-    boxes = [b for b in ndimage.find_objects(labels, max_label=n) if b is not None] if n else []
-    if len(boxes) != n:  # ids are contiguous by construction; a gap would misalign boxes and ids
-        raise AssertionError("component ids are not contiguous")
-    # Counted inside each box: lesions are sparse, and a whole-volume bincount costs more.
-    sizes = np.zeros(n + 1, dtype=np.int64)
-    for i, box in enumerate(boxes, start=1):
-        sizes[i] = np.count_nonzero(labels[box] == i)
-    sizes[0] = labels.size - int(sizes[1:].sum())
+    sizes, boxes, first = component_stats(labels, n, mask)
+    rank = np.argsort(first[1:], kind="stable")
+    if n and np.any(rank != np.arange(n)):
+        lut = np.zeros(n + 1, dtype=labels.dtype)
+        lut[rank + 1] = np.arange(1, n + 1, dtype=labels.dtype)
+        labels = renumber(labels, lut, boxes)
+        sizes = np.concatenate([sizes[:1], sizes[1:][rank]])
+        boxes = [boxes[r] for r in rank]
     return Components(labels, n, sizes, boxes)
 
 
 def label_components(mask: np.ndarray, connectivity: int = 26) -> Components:
-    """Connected components of a boolean mask (cc3d; ids in its scan order).
+    """Connected components of a boolean mask (cc3d), numbered in C order of their first voxels.
 
     Parameters
     ----------
@@ -88,7 +95,7 @@ def label_components(mask: np.ndarray, connectivity: int = 26) -> Components:
     cc3d = _cc3d()
     mask = np.asarray(mask, dtype=bool)
     labels, n = cc3d.connected_components(mask, connectivity=_connectivity(mask.ndim, connectivity), return_N=True)
-    return _finish(labels, int(n))
+    return _finish(labels, int(n), mask)
 
 
 def class_mask(labels: np.ndarray, members: Sequence[int]) -> np.ndarray:
@@ -155,7 +162,10 @@ def merge_by_dilation(comps: Components, iterations: int, connectivity: int = 26
     for i, box in enumerate(comps.boxes, start=1):
         sub = comps.labels[box]
         lut[i] = merged.labels[box][sub == i][0]
-    return _finish(lut[comps.labels], merged.n)
+    labels, sizes, found = relabel(comps.labels, lut, merged.n)
+    if any(b is None for b in found):  # every merged component holds an original one
+        raise AssertionError("component ids are not contiguous")
+    return Components(labels, merged.n, sizes, [b for b in found if b is not None])
 
 
 def drop_small(comps: Components, max_voxels: float) -> Components:
@@ -165,8 +175,5 @@ def drop_small(comps: Components, max_voxels: float) -> Components:
         return comps
     lut = np.arange(comps.n + 1, dtype=comps.labels.dtype)
     lut[small] = 0
-    labels = lut[comps.labels]
-    sizes = comps.sizes.copy()
-    sizes[0] += int(sizes[small].sum())
-    sizes[small] = 0
+    labels, sizes, _ = relabel(comps.labels, lut, comps.n)
     return Components(labels, comps.n, sizes, comps.boxes)

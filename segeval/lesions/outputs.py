@@ -135,8 +135,8 @@ def lesion_hook(
         One record per GT lesion (kind ``tp``, ``fn`` or ``small``) and per
         false-positive component (kind ``fp``), columns :data:`RECORD_COLUMNS`.
     """
-    from segeval.lesions.aggregate import score_class
-    from segeval.lesions.components import class_mask
+    from segeval.lesions.aggregate import class_masks, score_class
+    from segeval.lesions.brats2024 import CaseTissues
     from segeval.lesions.protocols import LESION_METRICS
 
     lesions = settings.lesions
@@ -147,10 +147,12 @@ def lesion_hook(
     voxel_ml = float(np.prod(spacing)) / 1000.0
     out = {k: np.full(len(classes), math.nan) for k in LESION_METRICS}
     records: list[dict[str, Any]] = []
-    for i, cls in enumerate(classes):
-        members = tuple(int(v) for v in cls.members)
-        res = score_class(class_mask(p, members), class_mask(g, members), lesions, members=members,
-                          spacing_mm=tuple(float(s) for s in spacing), empty=settings.empty)
+    members_of = [tuple(int(v) for v in cls.members) for cls in classes]
+    masks = class_masks(p, g, members_of, lesions)
+    tissues = CaseTissues(p, g, lesions, tuple(float(s) for s in spacing))  # brats2024's sub-region lesions
+    for i, (cls, members, (pm, gm, box)) in enumerate(zip(classes, members_of, masks)):
+        res = score_class(pm, gm, lesions, members=members, spacing_mm=tuple(float(s) for s in spacing),
+                          empty=settings.empty, box=box, shape=g.shape, tissues=tissues)
         for k in LESION_METRICS:
             out[k][i] = res.values[k]
         records += _rows(case, cls.key, cls.name, res, voxel_ml)

@@ -10,10 +10,16 @@ components are matched to them; each one reproduces an official code base
     is its prediction (many-to-many); GT lesions of at most the threshold
     volume drop out; FP of any size; HD95 penalty 374 mm.
 ``brats2024``
-    rachitsaluja/BraTS-2024-Metrics ``metrics_GLI.py``: the same, with the
-    prediction merged by dilation too and predicted lesions at or under the
-    threshold deleted before matching; thresholds 10 (label 3, ET) and 20
-    voxels; dilation 5 for labels 1 (NETC) and 4 (RC), else 3; penalty 337.
+    rachitsaluja/BraTS-2024-Metrics ``metrics_GLI.py``, every region it
+    reports (WT, TC and the single labels NETC 1, SNFH 2, ET 3, RC 4): the
+    same, with the prediction merged by dilation too and predicted lesions at
+    or under the threshold deleted before matching; thresholds 10 (label 3,
+    ET) and 20 voxels; dilation 5 for labels 1 (NETC) and 4 (RC), else 3;
+    penalty 337. The single labels 1-4 are then relabelled against the other
+    sub-regions as the official code does: lesions whose first touching
+    lesion of a partner label is the same become one
+    (:mod:`segeval.lesions.brats2024`; needs the label maps, which
+    ``lesion_metrics`` and ``segeval.score`` pass).
 ``panoptica``
     panoptica's MaxBipartiteMatching on Dice (any overlap), one to one, no
     dilation, as BraTS 2025 configures it; lesion Dice/HD95 are means over
@@ -38,7 +44,8 @@ PROTOCOLS: dict[str, str] = {
     "brats2023": "BraTS 2023 GLI/SSA/PED: GT merged by 3 dilations, GT lesions <= 50 mm3 dropped, penalty 374",
     "brats2023-men": "BraTS 2023 MEN: as brats2023 with 1 dilation",
     "brats2023-met": "BraTS 2023 MET: 1 dilation, GT lesions <= 2 mm3 dropped",
-    "brats2024": "BraTS 2024 GLI: GT and prediction merged by dilation, small predictions deleted, penalty 337",
+    "brats2024": ("BraTS 2024 GLI: GT and prediction merged by dilation, small predictions deleted, "
+                  "labels 1-4 joined across touching sub-regions, penalty 337"),
     "panoptica": "panoptica (BraTS 2025): one-to-one maximum matching on Dice, any overlap",
     "iou": "one-to-one matching at IoU > 0.5 (panoptic quality)",
 }

@@ -12,6 +12,10 @@ import numpy as np
 #: BraTS's regions (labels 1 NETC, 2 SNFH/ED, 3 ET).
 BRATS_REGIONS: dict[str, tuple[int, ...]] = {"WT": (1, 2, 3), "TC": (1, 3), "ET": (3,)}
 
+#: The regions BraTS 2024 GLI's code reports (labels 1 NETC, 2 SNFH, 3 ET, 4 RC).
+BRATS2024_REGIONS: dict[str, tuple[int, ...]] = {"WT": (1, 2, 3), "TC": (1, 3), "NETC": (1,), "SNFH": (2,),
+                                                 "ET": (3,), "RC": (4,)}
+
 SHAPE = (64, 64, 64)
 
 
@@ -45,6 +49,52 @@ def hand_vectors() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out["gt_empty_small_fp"] = (p4, _empty())         # GT empty, an 8-voxel prediction
     p5 = _empty(); cube(p5, (11, 10, 10), 10)
     out["shift1"] = (p5, gt)                          # the cube shifted one voxel along x
+    return out
+
+
+def _box(a: np.ndarray, lo: tuple[int, int, int], hi: tuple[int, int, int], value: int) -> None:
+    """Paint the box ``lo <= index <= hi`` (inclusive corners) with ``value``."""
+    a[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1] = value
+
+
+def relabel_vectors() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Hand-made BraTS 2024 cases where lesions of a sub-region touching the same lesion of another join.
+
+    Boxes along z at x, y 10-13 (a 32 x 24 x 56 grid): NETC (1) lesions 12
+    voxels apart stay apart under their 5 dilations, ET (3) and SNFH (2)
+    lesions 8 or more apart under their 3. name -> (pred, gt).
+    """
+    shape = (32, 24, 56)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    # Two ET lesions on either end of one NETC lesion: the ET lesions join; the prediction has one of them.
+    gt = np.zeros(shape, np.uint8)
+    _box(gt, (10, 10, 20), (13, 13, 39), 1)
+    _box(gt, (10, 10, 12), (13, 13, 19), 3)
+    _box(gt, (10, 10, 40), (13, 13, 47), 3)
+    pred = gt.copy()
+    pred[pred == 3] = 0
+    _box(pred, (10, 10, 12), (13, 13, 19), 3)
+    out["et_joined_by_netc"] = (pred, gt)
+    # NETC A (z 10-25) and B (z 38-45) with ET Q between them (z 26-37) touching both, and ET P touching A only.
+    # A takes the first ET lesion it touches, B takes Q: with Q first the NETC lesions join, with P first not.
+    for name, p_lo in (("netc_joined_by_et", 14), ("netc_kept_apart", 6)):
+        gt = np.zeros(shape, np.uint8)
+        _box(gt, (10, 10, 10), (13, 13, 25), 1)               # A
+        _box(gt, (10, 10, 38), (13, 13, 45), 1)               # B
+        _box(gt, (10, 10, 26), (13, 13, 37), 3)               # Q
+        _box(gt, (p_lo, 10, 10), (p_lo + 3, 13, 13), 3)       # P, beside A (x 14-17 or 6-9)
+        pred = gt.copy()
+        _box(pred, (10, 10, 38), (13, 13, 45), 0)             # B missed
+        _box(pred, (p_lo, 10, 10), (p_lo + 3, 13, 13), 0)     # P missed
+        out[name] = (pred, gt)
+    # Two SNFH lesions touching one RC lesion (4, outside WT): they join in SNFH, not in WT.
+    gt = np.zeros(shape, np.uint8)
+    _box(gt, (10, 10, 10), (13, 13, 41), 4)
+    _box(gt, (14, 10, 10), (17, 13, 17), 2)
+    _box(gt, (14, 10, 34), (17, 13, 41), 2)
+    pred = gt.copy()
+    _box(pred, (14, 10, 34), (17, 13, 41), 0)
+    out["snfh_joined_by_rc"] = (pred, gt)
     return out
 
 
