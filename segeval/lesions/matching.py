@@ -96,14 +96,12 @@ def _pooled_hd95(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float], per
     """panoptica's HD95: the percentile of both directions' voxel-boundary distances pooled (MedPy's hd95).
 
     segeval's distance-transform producer (:mod:`segeval.metrics.boundaries`) on a pair's box, which already
-    has the one-voxel background margin that producer grows its box by: boundaries by erosion with the
-    face-connected cross, exact distance transforms with the spacing.
+    has the one-voxel background margin that producer grows its box by.
     """
-    cross = ndimage.generate_binary_structure(pred.ndim, 1)
-    bp = pred & ~ndimage.binary_erosion(pred, structure=cross, border_value=0)
-    bg = gt & ~ndimage.binary_erosion(gt, structure=cross, border_value=0)
-    d_pg = ndimage.distance_transform_edt(~bg, sampling=spacing)[bp]
-    d_gp = ndimage.distance_transform_edt(~bp, sampling=spacing)[bg]
+    from segeval.metrics.boundaries import boundary_edt, mask_boundaries
+
+    bp, bg = mask_boundaries(pred, gt, ndimage)
+    d_pg, d_gp = boundary_edt(bp, bg, spacing, ndimage)
     return float(np.percentile(np.concatenate([d_pg, d_gp]), percentile))
 
 

@@ -52,7 +52,8 @@ from segeval.errors import InputError
 from segeval.metrics import _numba
 from segeval.metrics._checks import Array, check_spacing, label_array, same_shape
 
-__all__ = ["ClassDistances", "class_distances", "edt_distances", "kdtree_distances"]
+__all__ = ["ClassDistances", "boundary_edt", "class_distances", "edt_distances", "kdtree_distances",
+           "mask_boundaries"]
 
 # Voxels per NumPy-path slab: about a megavoxel keeps the temporaries in cache.
 _SLAB_VOXELS = 1 << 20
@@ -496,19 +497,34 @@ def _edt_class(pred: Array, gt: Array, members: Sequence[int], spacing: tuple[fl
     box = _bbox(p_all | g_all, backend)
     if box is None:
         return ClassDistances(np.zeros(0), np.zeros(0))
-    p, g = p_all[box], g_all[box]
-    cross = ndi.generate_binary_structure(p.ndim, 1)
-    # Voxels outside the array are background (border_value=0); the one-voxel
-    # margin of the box is background too, so cropping changes no boundary.
-    bp = p & ~ndi.binary_erosion(p, structure=cross, border_value=0)
-    bg = g & ~ndi.binary_erosion(g, structure=cross, border_value=0)
+    # The one-voxel margin of the box is background, so cropping changes no boundary.
+    bp, bg = mask_boundaries(p_all[box], g_all[box], ndi)
     n_p, n_g = int(bp.sum()), int(bg.sum())
     if n_p == 0 or n_g == 0:
         return ClassDistances(np.full(n_p, np.inf) if n_g == 0 else np.zeros(0),
                               np.full(n_g, np.inf) if n_p == 0 else np.zeros(0))
+    d_pg, d_gp = boundary_edt(bp, bg, spacing, ndi)
+    return ClassDistances(backend.to_host(d_pg).astype(np.float64), backend.to_host(d_gp).astype(np.float64))
+
+
+def mask_boundaries(p: Array, g: Array, ndi: Any) -> tuple[Array, Array]:
+    """The boundary voxels of two boolean masks: each mask less its erosion by the face-connected cross.
+
+    Voxels outside the array count as background (``border_value=0``).
+    ``ndi`` is the arrays' ndimage (SciPy's or CuPy's).
+    """
+    cross = ndi.generate_binary_structure(p.ndim, 1)
+    bp = p & ~ndi.binary_erosion(p, structure=cross, border_value=0)
+    bg = g & ~ndi.binary_erosion(g, structure=cross, border_value=0)
+    return bp, bg
+
+
+def boundary_edt(bp: Array, bg: Array, spacing: Sequence[float], ndi: Any) -> tuple[Array, Array]:
+    """(distance of each voxel of ``bp`` to ``bg``, of each voxel of ``bg`` to ``bp``) in mm, by exact
+    Euclidean distance transforms with the voxel ``spacing``; both boundaries non-empty."""
     d_pg = ndi.distance_transform_edt(~bg, sampling=spacing)[bp]
     d_gp = ndi.distance_transform_edt(~bp, sampling=spacing)[bg]
-    return ClassDistances(backend.to_host(d_pg).astype(np.float64), backend.to_host(d_gp).astype(np.float64))
+    return d_pg, d_gp
 
 
 def edt_distances(
